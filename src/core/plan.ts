@@ -1,0 +1,86 @@
+// The planner's contract: what the pure core is told about one pair, and what it decides. The implementation lives in
+// src/core/planner.ts; the app executes plans through the ports.
+import type {
+  CrmRecord,
+  CrmWrite,
+  FieldConflict,
+  FieldValues,
+  ItemKind,
+  KindSettings,
+  MappingRow,
+  MappingState,
+  OutlookItem,
+  OutlookWrite,
+  ReasonCode,
+  TrackedVia,
+} from './model';
+
+export type OutlookSide =
+  | { state: 'present'; item: OutlookItem }
+  /** Confirmed deleted: a delta removal that a direct read confirmed (404), or a direct read 404. */
+  | { state: 'gone' }
+  /** Left the stream but still exists: an event outside the calendar window, a message moved to an untracked folder. */
+  | { state: 'outOfView' }
+  /** No Outlook item known for this pair. */
+  | { state: 'absent' };
+
+export type CrmSide =
+  /** `inScope` is false for a record that left the mailbox owner's scope (reassigned). */
+  | { state: 'present'; record: CrmRecord; inScope: boolean }
+  | { state: 'gone' }
+  | { state: 'absent' };
+
+export interface PlanContext {
+  kind: ItemKind;
+  settings: KindSettings;
+  /** The mailbox owner's CRM user id (owner checks of the deletion table). */
+  ownerCrmUserId: string;
+  /** The cycle's time, ISO-8601 UTC (future-start checks of the deletion table). The core reads no clock. */
+  now: string;
+  categoryName: string;
+}
+
+export interface PlanInput {
+  outlook: OutlookSide;
+  crm: CrmSide;
+  mapping: MappingRow | null;
+  context: PlanContext;
+}
+
+/** The tracking state the Outlook item must end up with (marker property, category, CrmId stamp). */
+export interface TrackingUpkeep {
+  marker: boolean;
+  category: boolean;
+  crmId: string | null;
+}
+
+export type OutlookAction =
+  | { type: 'none' }
+  /** Create with the marker, the category and the CrmId stamp; idempotent on `crmId`. */
+  | { type: 'create'; write: OutlookWrite; crmId: string }
+  /** Update mapped fields (`write`) and/or tracking upkeep; either may be null, never both. */
+  | { type: 'update'; write: OutlookWrite | null; tracking: TrackingUpkeep | null }
+  | { type: 'delete' };
+
+export type CrmAction =
+  | { type: 'none' }
+  /** Create acting as the mailbox owner; `idempotencyKey` makes a retried create return the first record. */
+  | { type: 'create'; write: CrmWrite; idempotencyKey: string }
+  /** `ifMatch` is the record version read this cycle; a mismatch is a concurrency error and the item is retried. */
+  | { type: 'update'; write: CrmWrite; ifMatch: string }
+  | { type: 'delete' };
+
+export type MappingAction =
+  | { type: 'keep' }
+  /** Store the pair with this state and baseline; the app fills in ids, versions and the hash from the results. */
+  | { type: 'put'; state: MappingState; trackedVia: TrackedVia; baseline: FieldValues }
+  | { type: 'remove' };
+
+export interface Plan {
+  /** Why: a stable code such as `outlook-changed`, `crm-deleted-future-appointment`, `untracked-unlink`. */
+  reason: ReasonCode;
+  outlook: OutlookAction;
+  crm: CrmAction;
+  mapping: MappingAction;
+  conflicts: FieldConflict[];
+}

@@ -1,0 +1,75 @@
+// CrmConnector: the only way the worker talks to a CRM (Dataverse first; other CRMs implement the same port and pass
+// the same contract suite in test/contracts).
+import type { CrmRecord, CrmWrite, ItemKind } from '../core/model';
+import type { ItemFailure } from './mailbox-source';
+
+/** The CRM user a mailbox belongs to; every read of scope and every write acts as this user. */
+export interface CrmUser {
+  id: string;
+  /** The Entra object id used to impersonate the user (`CallerObjectId`), when the CRM needs it. */
+  azureObjectId: string | null;
+  address: string;
+}
+
+export type CrmChange =
+  /** Created or updated and in the user's scope. `at` is the server's modifiedon. */
+  | { type: 'upsert'; id: string; record: CrmRecord; at: string }
+  /** Deleted. `at` is when the connector saw the deletion (the feed carries no time for deletes). */
+  | { type: 'deleted'; id: string; at: string }
+  /**
+   * Changed and now outside the user's scope (reassigned, no longer a party). The feed cannot know whether the
+   * record was in scope before; the worker acts only on records it has mapped.
+   */
+  | { type: 'outOfScope'; id: string; record: CrmRecord; at: string };
+
+export interface CrmChangePage {
+  changes: CrmChange[];
+  failures: ItemFailure[];
+  /** Opaque cursor to resume from after this page. */
+  cursor: string;
+  final: boolean;
+}
+
+export interface CrmWriteOptions {
+  actAs: CrmUser;
+}
+
+export interface CrmConnector {
+  /** The CRM user for a mailbox address, or null when there is none (the mailbox cannot sync). */
+  resolveUser(mailboxAddress: string): Promise<CrmUser | null>;
+
+  /**
+   * Page through the change feed of one kind for the user's scope from `cursor` (null: everything in scope now).
+   * Throws ResyncRequiredError when the cursor expired; the worker then re-reads in full and sweeps.
+   */
+  readChanges(
+    kind: ItemKind,
+    user: CrmUser,
+    cursor: string | null,
+    onPage: (page: CrmChangePage) => Promise<void>,
+  ): Promise<void>;
+
+  /** Read records by id, in batches. Null: the record is gone. */
+  read(kind: ItemKind, ids: readonly string[], user: CrmUser): Promise<Map<string, CrmRecord | null>>;
+
+  /** Whether a record is in the user's scope (contacts owned; activities owned or attended). */
+  isInScope(record: CrmRecord, user: CrmUser): boolean;
+
+  /**
+   * Create acting as the user. Idempotent on `idempotencyKey`: a retried create after a lost response returns the
+   * record the first attempt made, never a second one.
+   */
+  create(kind: ItemKind, write: CrmWrite, options: CrmWriteOptions & { idempotencyKey: string }): Promise<CrmRecord>;
+
+  /**
+   * Update with optimistic concurrency: `ifMatch` is a version read earlier (mismatch → ConcurrencyError) or `*`
+   * (exists at all; a deleted record is never resurrected: the update fails with ItemRejectedError `crm-record-gone`).
+   */
+  update(kind: ItemKind, id: string, write: CrmWrite, options: CrmWriteOptions & { ifMatch: string }): Promise<CrmRecord>;
+
+  /** Delete; a record already gone counts as deleted. */
+  delete(kind: ItemKind, id: string, options: CrmWriteOptions): Promise<void>;
+
+  /** Contacts in the user's scope with any of these e-mail addresses (case-insensitive), for matching and parties. */
+  findContactsByEmail(addresses: readonly string[], user: CrmUser): Promise<CrmRecord[]>;
+}
