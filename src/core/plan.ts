@@ -14,6 +14,7 @@ import type {
   ReasonCode,
   TrackedVia,
 } from './model';
+import type { KindMapping } from './mappings/types';
 
 export type OutlookSide =
   | { state: 'present'; item: OutlookItem }
@@ -38,6 +39,10 @@ export interface PlanContext {
   /** The cycle's time, ISO-8601 UTC (future-start checks of the deletion table). The core reads no clock. */
   now: string;
   categoryName: string;
+  /** The product GUID of the named extended properties; defaults to DEFAULT_PRODUCT_GUID (src/core/mappings). */
+  productGuid?: string;
+  /** The kind's mapping after admin overrides (`applyMappingOverrides`); defaults to the built-in mapping. */
+  fieldMapping?: KindMapping;
 }
 
 export interface PlanInput {

@@ -1,0 +1,317 @@
+// The Dataverse Web API v9.2 over fetch (there is no SDK): headers, the ONE retry layer for throttling, error
+// translation into the port's errors, and `$batch` (dataverse-behaviour.md §2.1, §2.5, §2.6, §3).
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { AuthError, ConcurrencyError, ItemRejectedError, TransientError } from '../../ports/errors';
+import { trustedFetch, type Fetch } from '../http/trusted-fetch';
+
+/** A bearer token for the environment; `forceRefresh` skips the cache after the service refused a token (401). */
+export type TokenProvider = (options?: { forceRefresh?: boolean }) => Promise<string>;
+
+export interface DataverseHttpOptions {
+  /** `https://<org>.crm.dynamics.com` (the Web API lives under `/api/data/v9.2/`). */
+  environmentUrl: string;
+  getToken: TokenProvider;
+  /** Default: the global fetch, trusting `extraCaPem` as well when given. */
+  fetch?: Fetch;
+  /** An extra CA to trust (the simulators' start-up certificate); production leaves it unset. */
+  extraCaPem?: string;
+  /** Retries of one request after 429/503 before giving up with TransientError (default 3). */
+  maxRetries?: number;
+  /** A Retry-After longer than this is not waited for: the item is retried later instead (default 60 s). */
+  maxRetryWaitMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
+export interface DataverseRequest {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** Absolute (links the service returned, used whole) or relative to the Web API base. */
+  url: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+  /** Entra object id of the user to act as (`CallerObjectId`, dataverse-behaviour.md §5). */
+  callerObjectId?: string | null;
+}
+
+export interface DataverseResponse {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON body, or null when there is none. */
+  body: unknown;
+}
+
+export interface BatchPartResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** `{"error":{"code","message"}}` (dataverse-behaviour.md §2.5). */
+const errorBody = z.object({ error: z.object({ code: z.string().optional(), message: z.string().optional() }) });
+
+export interface DataverseErrorInfo {
+  status: number;
+  code: string;
+  message: string;
+}
+
+export function errorInfo(status: number, body: unknown): DataverseErrorInfo {
+  const parsed = errorBody.safeParse(body);
+  return {
+    status,
+    code: parsed.success ? (parsed.data.error.code ?? '') : '',
+    message: parsed.success ? (parsed.data.error.message ?? '') : `HTTP ${status}`,
+  };
+}
+
+/** Stable reason codes for item failures, from the error code where it says more than the status. */
+const REASONS: Record<string, string> = {
+  '0x80040333': 'crm-duplicate-detected',
+  '0x80048d19': 'crm-invalid-payload',
+  '0x80060888': 'crm-unknown-column',
+  '0x80044331': 'crm-value-too-long',
+  '0x80040203': 'crm-invalid-argument',
+  '0x80040220': 'crm-caller-not-found',
+  '0x80040217': 'crm-record-gone',
+};
+
+/** The port's error for a failed request the caller had no special case for. */
+export function failureFor(info: DataverseErrorInfo, what: string): Error {
+  const detail = `${what}: HTTP ${info.status} ${info.code} ${info.message}`.trim();
+  if (info.status === 401 || info.status === 403) return new AuthError(detail);
+  if (info.status === 412) return new ConcurrencyError(detail);
+  if (info.status === 404) return new ItemRejectedError('crm-record-gone', detail);
+  if (info.status >= 500 && REASONS[info.code] === undefined) return new TransientError(detail);
+  return new ItemRejectedError(REASONS[info.code] ?? `crm-http-${info.status}`, detail);
+}
+
+const RETRIED_STATUSES = new Set([429, 503]);
+
+export class DataverseHttp {
+  readonly apiBase: string;
+  private readonly maxRetries: number;
+  private readonly maxRetryWaitMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => number;
+  /** §3: when throttled, pause every request of this client (one user's budget), not only the one that got the 429. */
+  private pausedUntil = 0;
+  private readonly fetch: Fetch;
+
+  constructor(private readonly options: DataverseHttpOptions) {
+    this.fetch = options.fetch ?? trustedFetch(options.extraCaPem);
+    this.apiBase = `${options.environmentUrl.replace(/\/+$/, '')}/api/data/v9.2/`;
+    this.maxRetries = options.maxRetries ?? 3;
+    this.maxRetryWaitMs = options.maxRetryWaitMs ?? 60_000;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.now = options.now ?? Date.now;
+  }
+
+  resolve(url: string): string {
+    return /^https?:\/\//i.test(url) ? url : `${this.apiBase}${url}`;
+  }
+
+  /**
+   * Send one request. 429/503 are retried here and only here, honouring Retry-After, a bounded number of times;
+   * 401/403 throw AuthError. Every other status is returned for the caller to interpret.
+   */
+  async send(request: DataverseRequest): Promise<DataverseResponse> {
+    let refreshedToken = false;
+    for (let attempt = 0; ; attempt += 1) {
+      const wait = this.pausedUntil - this.now();
+      if (wait > 0) await this.sleep(wait);
+      let response = await this.sendOnce(request, false);
+      // A token revoked or expired early: one fresh token, then the refusal stands.
+      if (response.status === 401 && !refreshedToken) {
+        refreshedToken = true;
+        response = await this.sendOnce(request, true);
+      }
+      if (!RETRIED_STATUSES.has(response.status)) {
+        if (response.status === 401 || response.status === 403) {
+          throw failureFor(errorInfo(response.status, response.body), `${request.method} ${request.url}`);
+        }
+        return response;
+      }
+      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.now()) ?? 1_000 * 2 ** attempt;
+      const info = errorInfo(response.status, response.body);
+      if (attempt >= this.maxRetries || retryAfterMs > this.maxRetryWaitMs) {
+        throw new TransientError(`Dataverse throttled ${request.method} (${info.code || response.status}): ${info.message}`, retryAfterMs);
+      }
+      this.pausedUntil = Math.max(this.pausedUntil, this.now() + retryAfterMs);
+    }
+  }
+
+  private async sendOnce(request: DataverseRequest, forceRefresh: boolean): Promise<DataverseResponse> {
+    let token: string;
+    try {
+      token = await this.options.getToken(forceRefresh ? { forceRefresh } : undefined);
+    } catch (error) {
+      throw new AuthError('could not obtain a Dataverse token', { cause: error });
+    }
+    const headers: Record<string, string> = {
+      Accept: 'application/json',
+      'OData-MaxVersion': '4.0',
+      'OData-Version': '4.0',
+      Authorization: `Bearer ${token}`,
+      ...request.headers,
+    };
+    if (request.callerObjectId) headers.CallerObjectId = request.callerObjectId;
+    let body: string | undefined;
+    if (typeof request.body === 'string') body = request.body;
+    else if (request.body !== undefined) {
+      body = JSON.stringify(request.body);
+      headers['Content-Type'] ??= 'application/json';
+    }
+    let response: Response;
+    try {
+      response = await this.fetch(this.resolve(request.url), { method: request.method, headers, body });
+    } catch (error) {
+      throw new TransientError(`Dataverse unreachable: ${(error as Error).message}`, null, { cause: error });
+    }
+    const text = await response.text();
+    const contentType = response.headers.get('content-type') ?? '';
+    let parsed: unknown = null;
+    if (text && contentType.includes('json')) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = null;
+      }
+    } else if (text) parsed = text;
+    return { status: response.status, headers: response.headers, body: parsed };
+  }
+
+  /**
+   * GETs in one `$batch` (dataverse-behaviour.md §2.6: ≤ 1,000 per batch, one request against the limits). With
+   * `odata.continue-on-error` a 404 part does not stop the parts after it.
+   */
+  async batchGet(urls: readonly string[], partHeaders: Record<string, string>): Promise<BatchPartResponse[]> {
+    const boundary = `batch_${randomUUID()}`;
+    const lines: string[] = [];
+    for (const url of urls) {
+      lines.push(`--${boundary}`, 'Content-Type: application/http', 'Content-Transfer-Encoding: binary', '');
+      lines.push(`GET ${this.resolve(url)} HTTP/1.1`, 'Accept: application/json');
+      for (const [name, value] of Object.entries(partHeaders)) lines.push(`${name}: ${value}`);
+      lines.push('');
+    }
+    lines.push(`--${boundary}--`, '');
+    const response = await this.send({
+      method: 'POST',
+      url: '$batch',
+      headers: { 'Content-Type': `multipart/mixed;boundary=${boundary}`, Prefer: 'odata.continue-on-error' },
+      body: lines.join('\r\n'),
+    });
+    if (response.status !== 200 || typeof response.body !== 'string') {
+      throw failureFor(errorInfo(response.status, response.body), 'POST $batch');
+    }
+    const parts = parseMultipart(response.body, response.headers.get('content-type') ?? '');
+    if (parts.length !== urls.length) {
+      throw new TransientError(`$batch answered ${parts.length} of ${urls.length} requests`);
+    }
+    return parts;
+  }
+}
+
+export interface ChangeSetRequest {
+  method: 'POST' | 'PATCH' | 'DELETE';
+  url: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+export type ChangeSetOutcome = { ok: true; parts: BatchPartResponse[] } | { ok: false; failure: BatchPartResponse };
+
+/**
+ * Writes that belong together in one atomic change set (dataverse-behaviour.md §2.6): all apply or none does; a
+ * failed change set answers with the failing request's response alone.
+ */
+export async function sendChangeSet(
+  http: DataverseHttp,
+  requests: readonly ChangeSetRequest[],
+  callerObjectId: string | null,
+): Promise<ChangeSetOutcome> {
+  const batch = `batch_${randomUUID()}`;
+  const changeset = `changeset_${randomUUID()}`;
+  const lines: string[] = [`--${batch}`, `Content-Type: multipart/mixed;boundary=${changeset}`, ''];
+  requests.forEach((request, index) => {
+    lines.push(`--${changeset}`, 'Content-Type: application/http', 'Content-Transfer-Encoding: binary', `Content-ID: ${index + 1}`, '');
+    lines.push(`${request.method} ${http.resolve(request.url)} HTTP/1.1`, 'Accept: application/json');
+    if (request.body !== undefined) lines.push('Content-Type: application/json');
+    for (const [name, value] of Object.entries(request.headers ?? {})) lines.push(`${name}: ${value}`);
+    lines.push('', request.body === undefined ? '' : JSON.stringify(request.body));
+  });
+  lines.push(`--${changeset}--`, `--${batch}--`, '');
+  const response = await http.send({
+    method: 'POST',
+    url: '$batch',
+    headers: { 'Content-Type': `multipart/mixed;boundary=${batch}` },
+    body: lines.join('\r\n'),
+    callerObjectId,
+  });
+  if (response.status !== 200 || typeof response.body !== 'string') {
+    return { ok: false, failure: { status: response.status, headers: {}, body: response.body } };
+  }
+  const parts = parseMultipart(response.body, response.headers.get('content-type') ?? '');
+  const failure = parts.find((part) => part.status >= 300);
+  if (failure) return { ok: false, failure };
+  if (parts.length !== requests.length) throw new TransientError(`$batch answered ${parts.length} of ${requests.length} requests`);
+  return { ok: true, parts };
+}
+
+/** Retry-After in seconds or as an HTTP date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(value: string | null, now: number): number | null {
+  if (value === null || value.trim() === '') return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+
+/** A `multipart/mixed` batch response, change-set responses flattened in order (dataverse-behaviour.md §2.6). */
+export function parseMultipart(text: string, contentType: string): BatchPartResponse[] {
+  const boundary = /boundary=("?)([^";]+)\1/i.exec(contentType)?.[2];
+  if (!boundary) throw new TransientError('$batch response without a multipart boundary');
+  const out: BatchPartResponse[] = [];
+  const sections = text.split(`--${boundary}`).slice(1);
+  for (const section of sections) {
+    if (section.startsWith('--')) break;
+    const [partHeaderText, rest] = splitHead(section.replace(/^\r?\n/, ''));
+    const partHeaders = headerMap(partHeaderText);
+    const nested = partHeaders['content-type'] ?? '';
+    if (nested.toLowerCase().startsWith('multipart/mixed')) {
+      out.push(...parseMultipart(rest, nested));
+      continue;
+    }
+    const [httpHead, body] = splitHead(rest);
+    const [statusLine = '', ...headerLines] = httpHead.split(/\r?\n/);
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1] ?? NaN);
+    if (!Number.isFinite(status)) throw new TransientError(`unreadable $batch part: ${statusLine}`);
+    const headers = headerMap(headerLines.join('\n'));
+    const trimmed = body.trim();
+    let parsed: unknown = null;
+    if (trimmed) {
+      try {
+        parsed = JSON.parse(trimmed);
+      } catch {
+        parsed = trimmed;
+      }
+    }
+    out.push({ status, headers, body: parsed });
+  }
+  return out;
+}
+
+function splitHead(text: string): [string, string] {
+  const match = /\r?\n\r?\n/.exec(text);
+  if (!match) return [text, ''];
+  return [text.slice(0, match.index), text.slice(match.index + match[0].length)];
+}
+
+function headerMap(text: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}

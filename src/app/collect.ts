@@ -1,0 +1,325 @@
+// Phase 3: read what changed on both sides into change rows (DESIGN.md §4.2). The invariant of this phase: a cursor
+// advances only after the change rows it produced are durable, so a crash re-reads a page instead of losing it.
+import type { ItemKind, JsonValue, MappingRow } from '../core/model';
+import type { CrmChange, CrmChangePage } from '../ports/crm-connector';
+import { AuthError, InvariantError, ResyncRequiredError } from '../ports/errors';
+import type { DeltaEntry, DeltaPage, StreamRef } from '../ports/mailbox-source';
+import type { ChangeRecord, CommitUnit } from '../ports/state-store';
+import { classifyError } from './failures';
+import { LeaseLostError } from './lease';
+import { enabledKinds, nowIso, type RunContext } from './run-context';
+
+/** Cursor key of the CRM change feed of one kind. */
+export const crmCursorKey = (kind: ItemKind): string => `crm:${kind}`;
+/** Set while a full re-read after a cursor eviction is under way; holds the sweep's epoch. */
+export const sweepKey = (streamId: string): string => `sweep:${streamId}`;
+
+export const outlookChangeKey = (kind: ItemKind, outlookId: string): string => `o:${kind}:${outlookId}`;
+export const crmChangeKey = (kind: ItemKind, crmId: string): string => `c:${kind}:${crmId}`;
+export const mappedChangeKey = (mapId: string): string => `map:${mapId}`;
+
+export async function collectOutlook(ctx: RunContext): Promise<void> {
+  const kinds = new Set(enabledKinds(ctx.settings));
+  for (const stream of ctx.streams) {
+    if (!kinds.has(stream.kind)) continue;
+    await ctx.lease.keepAlive();
+    try {
+      await collectStream(ctx, stream);
+    } catch (error) {
+      rethrowIfFatal(error);
+      const classified = classifyError(error);
+      ctx.tally.fail(`stream:${stream.id}`, classified.reason, classified.detail);
+      ctx.deps.logger.warn('stream collection failed', { stream: stream.id, reason: classified.reason });
+    }
+  }
+}
+
+export async function collectCrm(ctx: RunContext): Promise<void> {
+  for (const kind of enabledKinds(ctx.settings)) {
+    await ctx.lease.keepAlive();
+    try {
+      await collectCrmKind(ctx, kind);
+    } catch (error) {
+      rethrowIfFatal(error);
+      const classified = classifyError(error);
+      ctx.tally.fail(`stream:${crmCursorKey(kind)}`, classified.reason, classified.detail);
+      ctx.deps.logger.warn('crm feed collection failed', { kind, reason: classified.reason });
+    }
+  }
+}
+
+function rethrowIfFatal(error: unknown): void {
+  if (error instanceof AuthError || error instanceof InvariantError || error instanceof LeaseLostError) throw error;
+}
+
+async function collectStream(ctx: RunContext, stream: StreamRef): Promise<void> {
+  const { store } = ctx.deps;
+  const storedSweep = await store.getCursor(ctx.mailbox, sweepKey(stream.id));
+  let sweepEpoch = storedSweep === null ? null : Number(storedSweep);
+  const cursor = await store.getCursor(ctx.mailbox, stream.id);
+  try {
+    await readStreamRound(ctx, stream, cursor, sweepEpoch);
+  } catch (error) {
+    if (!(error instanceof ResyncRequiredError)) throw error;
+    // graph-behaviour.md §1.6: drop the link, re-read in full, and mark-and-sweep what the full listing does not show.
+    ctx.tally.add('streams.resync');
+    ctx.deps.logger.warn('delta cursor evicted; full re-read', { stream: stream.id });
+    sweepEpoch = ctx.deps.clock.now().getTime();
+    // The sweep marker goes first: a crash after it re-reads and sweeps again, never skips the sweep.
+    await store.setCursor(ctx.mailbox, sweepKey(stream.id), String(sweepEpoch));
+    await store.setCursor(ctx.mailbox, stream.id, null);
+    await readStreamRound(ctx, stream, null, sweepEpoch);
+  }
+  if (sweepEpoch !== null) {
+    await sweepUnvisited(ctx, stream, sweepEpoch);
+    await store.setCursor(ctx.mailbox, sweepKey(stream.id), null);
+  }
+}
+
+async function readStreamRound(
+  ctx: RunContext,
+  stream: StreamRef,
+  cursor: string | null,
+  sweepEpoch: number | null,
+): Promise<void> {
+  const { mailboxSource, store } = ctx.deps;
+  let pages = 0;
+  let entries = 0;
+  const window = cursor === null && stream.kind === 'appointment' ? calendarWindow(ctx) : undefined;
+  const onPage = async (page: DeltaPage): Promise<void> => {
+    await ctx.lease.keepAlive();
+    pages += 1;
+    entries += page.entries.length;
+    const records: ChangeRecord[] = [];
+    const visits: CommitUnit[] = [];
+    for (const entry of page.entries) {
+      const mapping = await store.findMappingByOutlookId(ctx.mailbox, stream.kind, entry.id);
+      const record = outlookRecord(ctx, stream, entry, mapping);
+      if (record) records.push(record);
+      if (mapping && sweepEpoch !== null && !entry.removed && mapping.visitedEpoch < sweepEpoch) {
+        visits.push({ mapping: { put: { ...mapping, visitedEpoch: sweepEpoch } } });
+      }
+    }
+    for (const failure of page.failures) {
+      ctx.tally.fail(`stream:${stream.id}:${failure.id ?? '?'}`, failure.reason, failure.detail);
+      // Hydration reads the item afresh, and may well succeed where the delta payload did not validate.
+      if (failure.id !== null) {
+        const mapping = await store.findMappingByOutlookId(ctx.mailbox, stream.kind, failure.id);
+        records.push(outlookRecordOf(stream, failure.id, false, mapping, nowIso(ctx)));
+      }
+    }
+    if (records.length > 0) {
+      await store.recordChanges(ctx.mailbox, records);
+      ctx.tally.add('changes.recorded.outlook', records.length);
+    }
+    if (visits.length > 0) {
+      // A lost visit mark is harmless: the sweep confirms every candidate by a direct read.
+      const results = await store.commit(ctx.mailbox, visits);
+      ctx.tally.add('mappings.visited', results.filter((result) => result.ok).length);
+    }
+    await store.setCursor(ctx.mailbox, stream.id, page.cursor);
+    ctx.options.onProgress({ phase: 'collect', stream: stream.id, pages, items: entries });
+  };
+  await mailboxSource.readDelta(ctx.mailbox, stream, cursor, onPage, window);
+  ctx.tally.add('delta.pages', pages);
+  ctx.tally.add('delta.entries', entries);
+}
+
+function calendarWindow(ctx: RunContext): { start: string; end: string } {
+  const day = 24 * 60 * 60_000;
+  const now = ctx.startedAt.getTime();
+  return {
+    start: new Date(now - ctx.settings.calendarWindow.pastDays * day).toISOString(),
+    end: new Date(now + ctx.settings.calendarWindow.futureDays * day).toISOString(),
+  };
+}
+
+/**
+ * Which delta entries become change rows: mapped items always; unmapped ones only when they can be tracked — they carry
+ * the tracking category or the marker, or the payload did not say (categories missing), so hydration decides. Drafts
+ * are never tracked (DESIGN.md §2) and an unmapped removal concerns nothing we know.
+ */
+function outlookRecord(
+  ctx: RunContext,
+  stream: StreamRef,
+  entry: DeltaEntry,
+  mapping: MappingRow | null,
+): ChangeRecord | null {
+  const at = entry.lastModified ?? nowIso(ctx);
+  if (mapping) return outlookRecordOf(stream, entry.id, entry.removed, mapping, at);
+  if (entry.removed || entry.isDraft === true) return null;
+  if (!possiblyTracked(entry, ctx.settings.categoryName)) return null;
+  return outlookRecordOf(stream, entry.id, false, null, at);
+}
+
+function outlookRecordOf(
+  stream: StreamRef,
+  outlookId: string,
+  removed: boolean,
+  mapping: MappingRow | null,
+  at: string,
+): ChangeRecord {
+  return {
+    key: mapping ? mappedChangeKey(mapping.mapId) : outlookChangeKey(stream.kind, outlookId),
+    kind: stream.kind,
+    mapId: mapping?.mapId ?? null,
+    outlookId,
+    outlookContainer: stream.container,
+    crmId: mapping?.crmId ?? null,
+    side: 'outlook',
+    change: removed ? 'removed' : 'upsert',
+    at,
+  };
+}
+
+export function possiblyTracked(entry: DeltaEntry, categoryName: string): boolean {
+  if (entry.categories === null) return true;
+  const wanted = categoryName.toLowerCase();
+  if (entry.categories.some((category) => category.toLowerCase() === wanted)) return true;
+  return carriesMarker(entry.data?.['singleValueExtendedProperties']);
+}
+
+/** Extended properties are unreliable on delta (graph-behaviour.md §3.4), but when a payload carries one, use it. */
+function carriesMarker(properties: JsonValue | undefined): boolean {
+  if (!Array.isArray(properties)) return false;
+  return properties.some(
+    (property) =>
+      property !== null &&
+      typeof property === 'object' &&
+      !Array.isArray(property) &&
+      typeof property['id'] === 'string' &&
+      / Name Tracked$/i.test(property['id']) &&
+      String(property['value']).toLowerCase() === 'true',
+  );
+}
+
+async function collectCrmKind(ctx: RunContext, kind: ItemKind): Promise<void> {
+  const { store } = ctx.deps;
+  const key = crmCursorKey(kind);
+  // The CRM mapping row has no visited column of its own, so a CRM sweep keeps the seen ids in memory; a sweep that
+  // was interrupted (its marker is still set) starts the full read over.
+  const interrupted = (await store.getCursor(ctx.mailbox, sweepKey(key))) !== null;
+  let seen: Set<string> | null = interrupted ? new Set() : null;
+  const cursor = interrupted ? null : await store.getCursor(ctx.mailbox, key);
+  try {
+    await readCrmRound(ctx, kind, cursor, seen);
+  } catch (error) {
+    if (!(error instanceof ResyncRequiredError)) throw error;
+    ctx.tally.add('streams.resync');
+    ctx.deps.logger.warn('crm cursor expired; full re-read', { kind });
+    await store.setCursor(ctx.mailbox, sweepKey(key), String(ctx.deps.clock.now().getTime()));
+    await store.setCursor(ctx.mailbox, key, null);
+    seen = new Set();
+    await readCrmRound(ctx, kind, null, seen);
+  }
+  if (seen !== null) {
+    await sweepUnseenCrm(ctx, kind, seen);
+    await store.setCursor(ctx.mailbox, sweepKey(key), null);
+  }
+}
+
+async function readCrmRound(
+  ctx: RunContext,
+  kind: ItemKind,
+  cursor: string | null,
+  seen: Set<string> | null,
+): Promise<void> {
+  const { crm, store } = ctx.deps;
+  const key = crmCursorKey(kind);
+  let pages = 0;
+  let items = 0;
+  const onPage = async (page: CrmChangePage): Promise<void> => {
+    await ctx.lease.keepAlive();
+    pages += 1;
+    items += page.changes.length;
+    const records: ChangeRecord[] = [];
+    for (const change of page.changes) {
+      if (seen && change.type === 'upsert') seen.add(change.id);
+      const mapping = await store.findMappingByCrmId(ctx.mailbox, kind, change.id);
+      const record = crmRecord(ctx, kind, change, mapping);
+      if (record) records.push(record);
+    }
+    for (const failure of page.failures) {
+      ctx.tally.fail(`stream:${key}:${failure.id ?? '?'}`, failure.reason, failure.detail);
+      if (failure.id !== null && seen) seen.add(failure.id);
+    }
+    if (records.length > 0) {
+      await store.recordChanges(ctx.mailbox, records);
+      ctx.tally.add('changes.recorded.crm', records.length);
+    }
+    await store.setCursor(ctx.mailbox, key, page.cursor);
+    ctx.options.onProgress({ phase: 'collect', stream: key, pages, items });
+  };
+  await crm.readChanges(kind, ctx.user, cursor, onPage);
+  ctx.tally.add('crmFeed.pages', pages);
+  ctx.tally.add('crmFeed.changes', items);
+}
+
+/**
+ * Mapped records always; unmapped ones only when they may have to be created in Outlook (syncFromCrm). A deletion or a
+ * scope exit of a record we never mapped concerns nothing we know (crm-connector.ts `outOfScope`).
+ */
+function crmRecord(ctx: RunContext, kind: ItemKind, change: CrmChange, mapping: MappingRow | null): ChangeRecord | null {
+  if (!mapping && (change.type !== 'upsert' || !ctx.settings.kinds[kind].syncFromCrm)) return null;
+  return {
+    key: mapping ? mappedChangeKey(mapping.mapId) : crmChangeKey(kind, change.id),
+    kind,
+    mapId: mapping?.mapId ?? null,
+    ...(mapping ? { outlookId: mapping.outlookId } : {}),
+    crmId: change.id,
+    side: 'crm',
+    change: change.type,
+    at: change.at,
+  };
+}
+
+/**
+ * Mapped, linked items the full re-read did not visit are deletion *candidates*: they are recorded as removals, and
+ * the apply phase reads each one directly; only a confirmed 404 plans a delete (never delete what still exists).
+ */
+async function sweepUnvisited(ctx: RunContext, stream: StreamRef, epoch: number): Promise<void> {
+  const records: ChangeRecord[] = [];
+  const singleStream = ctx.streams.filter((other) => other.kind === stream.kind).length === 1;
+  for await (const mapping of ctx.deps.store.listMappings(ctx.mailbox, stream.kind)) {
+    if (mapping.state !== 'linked' || mapping.outlookId === null || mapping.visitedEpoch >= epoch) continue;
+    records.push({
+      key: mappedChangeKey(mapping.mapId),
+      kind: stream.kind,
+      mapId: mapping.mapId,
+      outlookId: mapping.outlookId,
+      // With several streams of one kind (To Do lists, Inbox and Sent Items) the item's container is not known here.
+      outlookContainer: singleStream ? stream.container : null,
+      crmId: mapping.crmId,
+      side: 'outlook',
+      change: 'removed',
+      at: nowIso(ctx),
+    });
+  }
+  await recordInChunks(ctx, records);
+  ctx.tally.add('sweep.candidates', records.length);
+}
+
+async function sweepUnseenCrm(ctx: RunContext, kind: ItemKind, seen: Set<string>): Promise<void> {
+  const records: ChangeRecord[] = [];
+  for await (const mapping of ctx.deps.store.listMappings(ctx.mailbox, kind)) {
+    if (mapping.state !== 'linked' || mapping.crmId === null || seen.has(mapping.crmId)) continue;
+    records.push({
+      key: mappedChangeKey(mapping.mapId),
+      kind,
+      mapId: mapping.mapId,
+      outlookId: mapping.outlookId,
+      crmId: mapping.crmId,
+      side: 'crm',
+      change: 'deleted',
+      at: nowIso(ctx),
+    });
+  }
+  await recordInChunks(ctx, records);
+  ctx.tally.add('sweep.candidates', records.length);
+}
+
+async function recordInChunks(ctx: RunContext, records: ChangeRecord[]): Promise<void> {
+  for (let start = 0; start < records.length; start += 100) {
+    await ctx.deps.store.recordChanges(ctx.mailbox, records.slice(start, start + 100));
+  }
+}

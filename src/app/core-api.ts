@@ -1,0 +1,43 @@
+// The few pure-core functions the app calls, in one place: the planner decides, the app only executes.
+import type { CrmRecord, FieldValues, ItemKind, OutlookItem } from '../core/model';
+import { fieldsOfCrm, fieldsOfOutlook, hashFields } from '../core/fields';
+import { activeFields, DEFAULT_PRODUCT_GUID, directionOf, mappingFor } from '../core/mappings';
+import { plan, PENDING_CRM_ID } from '../core/planner';
+import type { Plan, PlanInput } from '../core/plan';
+import type { RunContext } from './run-context';
+
+export { canonicalJson, fnv1a64 } from '../core/hash';
+export { PENDING_CRM_ID };
+
+export function planPair(input: PlanInput): Plan {
+  return plan(input);
+}
+
+export function hashBaseline(baseline: FieldValues): string {
+  return hashFields(baseline);
+}
+
+function fieldMappingOf(ctx: RunContext, kind: ItemKind) {
+  return ctx.options.fieldMappings[kind] ?? mappingFor(kind);
+}
+
+export function outlookFields(ctx: RunContext, kind: ItemKind, item: OutlookItem): FieldValues {
+  return fieldsOfOutlook(item, ctx.settings.kinds[kind], ctx.options.productGuid ?? DEFAULT_PRODUCT_GUID, fieldMappingOf(ctx, kind));
+}
+
+export function crmFields(ctx: RunContext, kind: ItemKind, record: CrmRecord): FieldValues {
+  return fieldsOfCrm(record, ctx.settings.kinds[kind], fieldMappingOf(ctx, kind));
+}
+
+/**
+ * Fields whose value on `side` can change the pair after creation: not createOnly (e-mail), and not one-way from the
+ * other side (a CRM value of an Outlook-to-CRM field is never read back).
+ */
+export function fieldsSyncedFrom(ctx: RunContext, kind: ItemKind, side: 'outlook' | 'crm'): Set<string> {
+  const ignored = side === 'outlook' ? 'crm-to-outlook' : 'outlook-to-crm';
+  return new Set(
+    activeFields(fieldMappingOf(ctx, kind), ctx.settings.kinds[kind])
+      .filter((field) => !field.createOnly && directionOf(field) !== ignored)
+      .map((field) => field.field),
+  );
+}

@@ -1,0 +1,163 @@
+// Phase 4b: carry out one plan through the ports, then build the mapping row that records the result.
+// Order: CRM create first (its id is the Outlook stamp), then the Outlook create (idempotent on that id), then updates,
+// then deletes, so a crash at any point leaves something a rerun finds and links instead of duplicating (DESIGN.md §4).
+import type { CrmRecord, MappingRow, OutlookItem } from '../core/model';
+import type { Plan, TrackingUpkeep } from '../core/plan';
+import { InvariantError } from '../ports/errors';
+import type { ItemRef } from '../ports/mailbox-source';
+import { hashBaseline, PENDING_CRM_ID } from './core-api';
+import { defaultContainer, type Slot } from './hydrate';
+import type { RunContext } from './run-context';
+
+export interface Execution {
+  outlookItem: OutlookItem | null;
+  crmRecord: CrmRecord | null;
+}
+
+/**
+ * A plan failed after it created something. The creation is real and must be recorded (its mapping committed) even
+ * though the item failed: otherwise the new record shows up in the CRM feed as unmapped and is created in Outlook a
+ * second time (sync-lessons.md §4.1).
+ */
+export class PartialExecutionError extends Error {
+  constructor(readonly done: Execution, override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : 'a plan failed after a create');
+    this.name = 'PartialExecutionError';
+  }
+}
+
+/** The writes a plan makes, as summary counter names (`crm.create`, `outlook.update`, …). */
+export function writesOf(plan: Plan, trackingStamp: boolean): string[] {
+  const writes: string[] = [];
+  if (plan.crm.type !== 'none') writes.push(`crm.${plan.crm.type}`);
+  if (plan.outlook.type !== 'none') writes.push(`outlook.${plan.outlook.type}`);
+  else if (trackingStamp) writes.push('outlook.update');
+  return writes;
+}
+
+export function hasDelete(plan: Plan): boolean {
+  return plan.outlook.type === 'delete' || plan.crm.type === 'delete';
+}
+
+/**
+ * Whether the new CRM record's id must be stamped on the Outlook item by an extra upkeep write: a CRM create for a
+ * present Outlook item whose plan does not already carry the stamp.
+ */
+export function needsStamp(plan: Plan, slot: Slot): boolean {
+  return plan.crm.type === 'create' && plan.outlook.type === 'none' && !!slot.outlookItem;
+}
+
+export async function executePlan(ctx: RunContext, slot: Slot, plan: Plan): Promise<Execution> {
+  const { mailboxSource, crm } = ctx.deps;
+  const kind = slot.row.kind;
+  const actAs = ctx.user;
+  const done: Execution = { crmRecord: slot.crmRecord ?? null, outlookItem: slot.outlookItem ?? null };
+
+  if (plan.crm.type === 'create') {
+    done.crmRecord = await crm.create(kind, plan.crm.write, { actAs, idempotencyKey: plan.crm.idempotencyKey });
+  }
+  if (plan.outlook.type === 'create') {
+    const container = defaultContainer(ctx, kind);
+    if (container === null) throw new InvariantError(`no stream to create a ${kind} in`);
+    done.outlookItem = await mailboxSource.createItem(ctx.mailbox, kind, container, plan.outlook.write, {
+      crmId: plan.outlook.crmId,
+      categoryName: ctx.settings.categoryName,
+    });
+  }
+  const created = plan.crm.type === 'create' || plan.outlook.type === 'create';
+  try {
+    return await executeRest(ctx, slot, plan, done);
+  } catch (error) {
+    if (created && !(error instanceof InvariantError)) throw new PartialExecutionError(done, error);
+    throw error;
+  }
+}
+
+async function executeRest(ctx: RunContext, slot: Slot, plan: Plan, done: Execution): Promise<Execution> {
+  const { mailboxSource, crm } = ctx.deps;
+  const kind = slot.row.kind;
+  const actAs = ctx.user;
+  let { crmRecord, outlookItem } = done;
+  if (plan.crm.type === 'update') {
+    const id = crmRecord?.id ?? slot.crmId;
+    if (!id) throw new InvariantError('a CRM update without a CRM record');
+    crmRecord = await crm.update(kind, id, plan.crm.write, { actAs, ifMatch: plan.crm.ifMatch });
+  }
+  const createdCrmId = plan.crm.type === 'create' ? crmRecord?.id ?? null : null;
+  if (plan.outlook.type === 'update' || (createdCrmId && needsStamp(plan, slot))) {
+    const ref = refOf(slot, outlookItem);
+    const planned = plan.outlook.type === 'update' ? plan.outlook : { write: null, tracking: null };
+    const tracking = stampCreated(planned.tracking, createdCrmId);
+    outlookItem = await mailboxSource.updateItem(
+      ctx.mailbox,
+      ref,
+      planned.write,
+      tracking ? { ...tracking, categoryName: ctx.settings.categoryName } : null,
+    );
+  }
+  if (plan.outlook.type === 'delete') {
+    await mailboxSource.deleteItem(ctx.mailbox, refOf(slot, outlookItem));
+    outlookItem = null;
+  }
+  if (plan.crm.type === 'delete') {
+    const id = crmRecord?.id ?? slot.crmId;
+    if (!id) throw new InvariantError('a CRM delete without a CRM record');
+    await crm.delete(kind, id, { actAs });
+    crmRecord = null;
+  }
+  return { outlookItem, crmRecord };
+}
+
+/**
+ * The planner cannot know the id of a CRM record it asks to create: it writes PENDING_CRM_ID, and the app puts in the
+ * id the create returned (the CrmId stamp, with the marker and category so the user sees the item is tracked).
+ */
+function stampCreated(tracking: TrackingUpkeep | null, createdCrmId: string | null): TrackingUpkeep | null {
+  if (tracking?.crmId === PENDING_CRM_ID) {
+    if (!createdCrmId) throw new InvariantError('a CrmId stamp for a CRM record this plan does not create');
+    return { ...tracking, crmId: createdCrmId };
+  }
+  if (!createdCrmId) return tracking;
+  if (tracking) return { ...tracking, crmId: tracking.crmId || createdCrmId };
+  return { marker: true, category: true, crmId: createdCrmId };
+}
+
+function refOf(slot: Slot, item: OutlookItem | null): ItemRef {
+  if (item) return { kind: item.kind, id: item.id, container: item.container };
+  if (slot.outlookRef) return slot.outlookRef;
+  throw new InvariantError('an Outlook write without an Outlook item');
+}
+
+/** The mapping row after the plan ran, or null when the plan keeps or removes it (see `plan.mapping`). */
+export function nextMapping(
+  ctx: RunContext,
+  slot: Slot,
+  plan: Plan,
+  execution: Execution | null,
+): MappingRow | null {
+  if (plan.mapping.type !== 'put') return null;
+  const previous = slot.mapping;
+  const outlookItem = execution ? execution.outlookItem : (slot.outlookItem ?? null);
+  const crmRecord = execution ? execution.crmRecord : (slot.crmRecord ?? null);
+  const outlookId = outlookItem?.id ?? previous?.outlookId ?? slot.outlookRef?.id ?? null;
+  const crmId = crmRecord?.id ?? previous?.crmId ?? slot.crmId ?? null;
+  const row: MappingRow = {
+    mapId: previous?.mapId ?? ctx.deps.ids(),
+    kind: slot.row.kind,
+    outlookId,
+    crmId,
+    state: plan.mapping.state,
+    trackedVia: plan.mapping.trackedVia,
+    baseline: plan.mapping.baseline,
+    baselineHash: hashBaseline(plan.mapping.baseline),
+    outlookVersion: outlookItem?.changeKey ?? previous?.outlookVersion ?? null,
+    crmVersion: crmRecord?.version ?? previous?.crmVersion ?? null,
+    // The Outlook item was seen just now: a sweep that started before this write must not call it unvisited.
+    visitedEpoch: outlookItem
+      ? Math.max(ctx.deps.clock.now().getTime(), previous?.visitedEpoch ?? 0)
+      : (previous?.visitedEpoch ?? 0),
+    verifiedAt: previous?.verifiedAt ?? null,
+  };
+  if (previous?.etag !== undefined) row.etag = previous.etag;
+  return row;
+}

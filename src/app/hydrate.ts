@@ -1,0 +1,317 @@
+// Phase 4a: turn a batch of change rows into planner inputs (DESIGN.md §4.3). Both sides are read directly, in
+// batches (one MailboxSource.getItems call, one CrmConnector.read per kind), so the plan never trusts a delta payload
+// or a feed entry: a removal is "gone" only when the direct read says so (never delete what still exists).
+import type { CrmRecord, ItemKind, MappingRow, OutlookItem } from '../core/model';
+import type { CrmSide, OutlookSide, PlanInput } from '../core/plan';
+import type { ItemRef } from '../ports/mailbox-source';
+import { AuthError, InvariantError } from '../ports/errors';
+import type { ChangeRow } from '../ports/state-store';
+import { classifyError, type ClassifiedError } from './failures';
+import type { RunContext } from './run-context';
+
+/** One change row on its way through hydration; a step that fails for it sets `failure` and later steps skip it. */
+export interface Slot {
+  row: ChangeRow;
+  mapping: MappingRow | null;
+  outlookRef: ItemRef | null;
+  /** False when the row did not say which folder/list the item lives in and the kind has several (To Do lists). */
+  containerCertain: boolean;
+  /** undefined: not read; null: read and gone. */
+  outlookItem: OutlookItem | null | undefined;
+  crmId: string | null;
+  /** undefined: not read; null: read and gone. */
+  crmRecord: CrmRecord | null | undefined;
+  /** How an unmapped item found its other side: a stamped CrmId, an e-mail address, a move between To Do lists. */
+  matchedBy: 'stamp' | 'email' | 'move' | 'findByCrmId' | null;
+  failure: ClassifiedError | null;
+}
+
+export interface HydratedBatch {
+  slots: Slot[];
+  /** Rows that touch a pair another row of this batch already touches: they run in a later batch, after its commit. */
+  postponed: ChangeRow[];
+}
+
+export async function hydrateBatch(ctx: RunContext, rows: readonly ChangeRow[]): Promise<HydratedBatch> {
+  const slots: Slot[] = [];
+  for (const row of rows) slots.push(await resolveMapping(ctx, row));
+  await readOutlookSides(ctx, slots);
+  await findOutlookItemsOfNewCrmRecords(ctx, slots);
+  for (const slot of live(slots)) await resolveCrmId(ctx, slot);
+  await readCrmSides(ctx, slots);
+  return separateCollisions(slots);
+}
+
+function live(slots: Slot[]): Slot[] {
+  return slots.filter((slot) => slot.failure === null);
+}
+
+async function guarded(slot: Slot, step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (error) {
+    slot.failure = classifyError(error);
+  }
+}
+
+async function resolveMapping(ctx: RunContext, row: ChangeRow): Promise<Slot> {
+  const slot: Slot = {
+    row,
+    mapping: null,
+    outlookRef: null,
+    containerCertain: true,
+    outlookItem: undefined,
+    crmId: null,
+    crmRecord: undefined,
+    matchedBy: null,
+    failure: null,
+  };
+  await guarded(slot, async () => {
+    const { store } = ctx.deps;
+    let mapping: MappingRow | null = null;
+    if (row.mapId) mapping = await store.getMapping(ctx.mailbox, row.mapId);
+    // An item recorded as unmapped may have been mapped since (by another row of the same pair), and a mapping may
+    // have been removed since its row was recorded: the ids decide.
+    if (!mapping && row.outlookId) mapping = await store.findMappingByOutlookId(ctx.mailbox, row.kind, row.outlookId);
+    if (!mapping && row.crmId) mapping = await store.findMappingByCrmId(ctx.mailbox, row.kind, row.crmId);
+    slot.mapping = mapping;
+    const outlookId = mapping?.outlookId ?? row.outlookId;
+    if (outlookId) {
+      const container = row.outlookContainer ?? soleContainer(ctx, row.kind);
+      slot.containerCertain = container !== null;
+      slot.outlookRef = { kind: row.kind, id: outlookId, container: container ?? defaultContainer(ctx, row.kind) ?? '' };
+    }
+  });
+  return slot;
+}
+
+/** The container of the kind's only stream, or null when the kind has several (To Do lists, Inbox + Sent Items). */
+export function soleContainer(ctx: RunContext, kind: ItemKind): string | null {
+  const streams = ctx.streams.filter((stream) => stream.kind === kind);
+  return streams.length === 1 && streams[0] ? streams[0].container : null;
+}
+
+/** Where new items of a kind are created: the first stream of the kind (the default To Do list comes first). */
+export function defaultContainer(ctx: RunContext, kind: ItemKind): string | null {
+  return ctx.streams.find((stream) => stream.kind === kind)?.container ?? null;
+}
+
+async function readOutlookSides(ctx: RunContext, slots: Slot[]): Promise<void> {
+  const wanted = live(slots).filter((slot) => slot.outlookRef !== null);
+  if (wanted.length === 0) return;
+  let found: Map<string, OutlookItem | null>;
+  try {
+    found = await ctx.deps.mailboxSource.getItems(ctx.mailbox, wanted.map((slot) => slot.outlookRef as ItemRef));
+  } catch (error) {
+    // Per-item failures come back per item ($batch answers each request on its own, graph-behaviour.md §5.3); a
+    // failure of the whole call is throttling, an outage or credentials, and is every row's failure.
+    failAll(wanted, error);
+    return;
+  }
+  for (const slot of wanted) {
+    const ref = slot.outlookRef as ItemRef;
+    if (!found.has(ref.id)) {
+      // The adapter could not validate the item: it exists, so it must not be taken for deleted.
+      slot.failure = { reason: 'outlook-invalid-item', detail: 'the item did not validate', fatal: false, retryAfterMs: null, concurrency: false };
+      continue;
+    }
+    slot.outlookItem = found.get(ref.id) ?? null;
+    if (slot.outlookItem === null) await guarded(slot, () => followMovedItem(ctx, slot));
+  }
+}
+
+function failAll(slots: readonly Slot[], error: unknown): void {
+  if (error instanceof AuthError || error instanceof InvariantError) throw error;
+  const classified = classifyError(error);
+  for (const slot of slots) slot.failure = classified;
+}
+
+/**
+ * A To Do task moved to another list gets a new id (graph-behaviour.md §1.4), and a read in the wrong list finds
+ * nothing: before calling a mapped task gone, look for the item stamped with its CRM id.
+ */
+async function followMovedItem(ctx: RunContext, slot: Slot): Promise<void> {
+  const crmId = slot.mapping?.crmId ?? slot.row.crmId;
+  if (slot.row.kind !== 'task' || !crmId) return;
+  const moved = await ctx.deps.mailboxSource.findByCrmId(ctx.mailbox, 'task', crmId);
+  if (!moved) return;
+  slot.outlookItem = moved;
+  slot.outlookRef = { kind: 'task', id: moved.id, container: moved.container };
+  slot.containerCertain = true;
+  slot.matchedBy = 'move';
+}
+
+/** Match before create (DESIGN.md §4): a CRM record not yet mapped may already have an Outlook item stamped with its id. */
+async function findOutlookItemsOfNewCrmRecords(ctx: RunContext, slots: Slot[]): Promise<void> {
+  for (const slot of live(slots)) {
+    const { row } = slot;
+    if (slot.mapping || slot.outlookRef || !row.crmId || !ctx.settings.kinds[row.kind].syncFromCrm) continue;
+    await guarded(slot, async () => {
+      const found = await ctx.deps.mailboxSource.findByCrmId(ctx.mailbox, row.kind, row.crmId as string);
+      if (!found) return;
+      const owner = await ctx.deps.store.findMappingByOutlookId(ctx.mailbox, row.kind, found.id);
+      if (owner) return;
+      slot.outlookItem = found;
+      slot.outlookRef = { kind: row.kind, id: found.id, container: found.container };
+      slot.matchedBy = 'findByCrmId';
+    });
+  }
+}
+
+async function resolveCrmId(ctx: RunContext, slot: Slot): Promise<void> {
+  await guarded(slot, async () => {
+    const { row } = slot;
+    const known = slot.mapping?.crmId ?? row.crmId;
+    if (known) {
+      slot.crmId = known;
+      return;
+    }
+    const item = slot.outlookItem;
+    if (!item) return;
+    if (item.crmId) {
+      await resolveStampedCrmId(ctx, slot, item, item.crmId);
+      return;
+    }
+    if (row.kind === 'contact' && !slot.mapping && (item.tracking.marker || item.tracking.category)) {
+      await matchContactByEmail(ctx, slot, item);
+    }
+  });
+}
+
+/**
+ * An unmapped item stamped with a CRM id: a create whose mapping commit was lost (link it), a To Do task that moved to
+ * another list (adopt the mapping), or a copy of a linked item (it carries someone else's stamp: it is new).
+ */
+async function resolveStampedCrmId(ctx: RunContext, slot: Slot, item: OutlookItem, crmId: string): Promise<void> {
+  const { store, mailboxSource } = ctx.deps;
+  const holder = slot.mapping ? null : await store.findMappingByCrmId(ctx.mailbox, slot.row.kind, crmId);
+  if (!holder || holder.outlookId === null || holder.outlookId === item.id) {
+    slot.crmId = crmId;
+    slot.mapping = slot.mapping ?? holder;
+    slot.matchedBy = 'stamp';
+    return;
+  }
+  const previous = await mailboxSource.getItems(ctx.mailbox, [{ kind: slot.row.kind, id: holder.outlookId, container: item.container }]);
+  if (previous.has(holder.outlookId) && previous.get(holder.outlookId) === null) {
+    slot.mapping = holder;
+    slot.crmId = crmId;
+    slot.matchedBy = 'move';
+    return;
+  }
+  ctx.tally.add('outlook.copiesOfLinkedItems');
+}
+
+const EMAIL_FIELDS = ['emailAddresses'] as const;
+
+function emailAddressesOf(item: OutlookItem): string[] {
+  const addresses: string[] = [];
+  for (const field of EMAIL_FIELDS) {
+    const list = item.data[field];
+    if (!Array.isArray(list)) continue;
+    for (const entry of list) {
+      if (entry && typeof entry === 'object' && !Array.isArray(entry) && typeof entry['address'] === 'string') {
+        const address = entry['address'].trim();
+        if (address !== '') addresses.push(address);
+      }
+    }
+  }
+  return addresses;
+}
+
+/** Match before create for contacts (sync-lessons.md §4.1): link to an unmapped CRM contact with the same address. */
+async function matchContactByEmail(ctx: RunContext, slot: Slot, item: OutlookItem): Promise<void> {
+  const addresses = emailAddressesOf(item);
+  if (addresses.length === 0) return;
+  const candidates = await ctx.deps.crm.findContactsByEmail(addresses, ctx.user);
+  const ordered = [...candidates].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const candidate of ordered) {
+    const holder = await ctx.deps.store.findMappingByCrmId(ctx.mailbox, 'contact', candidate.id);
+    if (holder) continue;
+    slot.crmId = candidate.id;
+    slot.crmRecord = candidate;
+    slot.matchedBy = 'email';
+    return;
+  }
+}
+
+async function readCrmSides(ctx: RunContext, slots: Slot[]): Promise<void> {
+  const byKind = new Map<ItemKind, Slot[]>();
+  for (const slot of live(slots)) {
+    if (slot.crmId === null || slot.crmRecord !== undefined) continue;
+    byKind.set(slot.row.kind, [...(byKind.get(slot.row.kind) ?? []), slot]);
+  }
+  for (const [kind, wanted] of byKind) {
+    let found: Map<string, CrmRecord | null>;
+    try {
+      found = await ctx.deps.crm.read(kind, [...new Set(wanted.map((slot) => slot.crmId as string))], ctx.user);
+    } catch (error) {
+      failAll(wanted, error);
+      continue;
+    }
+    for (const slot of wanted) slot.crmRecord = found.get(slot.crmId as string) ?? null;
+  }
+}
+
+/** The mapping table is a bijection (DESIGN.md §3): two rows of one batch must not both pair the same item. */
+function separateCollisions(slots: Slot[]): HydratedBatch {
+  const claimed = new Set<string>();
+  const kept: Slot[] = [];
+  const postponed: ChangeRow[] = [];
+  for (const slot of slots) {
+    const claims = slot.failure ? [] : claimsOf(slot);
+    if (claims.some((claim) => claimed.has(claim))) {
+      postponed.push(slot.row);
+      continue;
+    }
+    for (const claim of claims) claimed.add(claim);
+    kept.push(slot);
+  }
+  return { slots: kept, postponed };
+}
+
+function claimsOf(slot: Slot): string[] {
+  const claims: string[] = [];
+  if (slot.mapping) claims.push(`m:${slot.mapping.mapId}`);
+  if (slot.outlookRef) claims.push(`o:${slot.row.kind}:${slot.outlookRef.id}`);
+  if (slot.crmId) claims.push(`c:${slot.row.kind}:${slot.crmId.toLowerCase()}`);
+  return claims;
+}
+
+export function outlookSideOf(slot: Slot): OutlookSide {
+  const item = slot.outlookItem;
+  if (slot.outlookRef === null || item === undefined) return { state: 'absent' };
+  if (item === null) {
+    // Read in a list we only guessed (several To Do lists, no container on the row): a miss proves nothing.
+    if (!slot.containerCertain && slot.row.kind === 'task') return { state: 'outOfView' };
+    return { state: 'gone' };
+  }
+  // graph-behaviour.md §2.2: a calendarView removal of an event that still exists means it left the window; the same
+  // holds for a message moved to a folder no stream reads. It is out of view, not deleted (DESIGN.md §6, last row).
+  if (slot.row.outlookChange === 'removed' && slot.mapping?.outlookId === item.id && slot.matchedBy !== 'move') {
+    return { state: 'outOfView' };
+  }
+  return { state: 'present', item };
+}
+
+export function crmSideOf(ctx: RunContext, slot: Slot): CrmSide {
+  if (slot.crmId === null || slot.crmRecord === undefined) return { state: 'absent' };
+  if (slot.crmRecord === null) return { state: 'gone' };
+  return { state: 'present', record: slot.crmRecord, inScope: ctx.deps.crm.isInScope(slot.crmRecord, ctx.user) };
+}
+
+export function planInputOf(ctx: RunContext, slot: Slot): PlanInput {
+  return {
+    outlook: outlookSideOf(slot),
+    crm: crmSideOf(ctx, slot),
+    mapping: slot.mapping,
+    context: {
+      kind: slot.row.kind,
+      settings: ctx.settings.kinds[slot.row.kind],
+      ownerCrmUserId: ctx.user.id,
+      now: ctx.startedAt.toISOString(),
+      categoryName: ctx.settings.categoryName,
+      ...(ctx.options.productGuid ? { productGuid: ctx.options.productGuid } : {}),
+      ...(ctx.options.fieldMappings[slot.row.kind] ? { fieldMapping: ctx.options.fieldMappings[slot.row.kind] } : {}),
+    },
+  };
+}

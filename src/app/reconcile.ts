@@ -1,0 +1,111 @@
+// Phase 6: reconciliation (DESIGN.md §4.4, sync-lessons.md §4.11: change feeds miss deletions). A bounded number of
+// mappings, oldest `verifiedAt` first, are read directly on both sides; any whose item is gone or whose content left
+// the baseline gets a change row, which the next cycle applies. Every verified mapping gets a new `verifiedAt`.
+import type { CrmRecord, FieldValues, ItemKind, MappingRow, OutlookItem } from '../core/model';
+import type { ChangeRecord, CommitUnit } from '../ports/state-store';
+import { mappedChangeKey } from './collect';
+import { canonicalJson, crmFields, fieldsSyncedFrom, outlookFields } from './core-api';
+import { classifyError } from './failures';
+import { defaultContainer, soleContainer } from './hydrate';
+import { nowIso, type RunContext } from './run-context';
+
+export async function reconcile(ctx: RunContext): Promise<void> {
+  const { store, mailboxSource, crm } = ctx.deps;
+  const mappings = await store.oldestVerified(ctx.mailbox, ctx.options.reconcileLimit);
+  if (mappings.length === 0) return;
+  await ctx.lease.keepAlive();
+  const active = mappings.filter((m) => m.state === 'linked' && ctx.settings.kinds[m.kind].enabled);
+
+  const refs = active
+    .filter((m) => m.outlookId !== null)
+    .map((m) => ({
+      kind: m.kind,
+      id: m.outlookId as string,
+      container: soleContainer(ctx, m.kind) ?? defaultContainer(ctx, m.kind) ?? '',
+    }));
+  let outlookItems = new Map<string, OutlookItem | null>();
+  const crmRecords = new Map<string, CrmRecord | null>();
+  try {
+    if (refs.length > 0) outlookItems = await mailboxSource.getItems(ctx.mailbox, refs);
+    for (const kind of new Set(active.map((m) => m.kind))) {
+      const ids = active.filter((m) => m.kind === kind && m.crmId !== null).map((m) => m.crmId as string);
+      if (ids.length === 0) continue;
+      for (const [id, record] of await crm.read(kind, ids, ctx.user)) crmRecords.set(crmKey(kind, id), record);
+    }
+  } catch (error) {
+    // Reconciliation is a safety net: a failed read leaves verifiedAt alone, so these mappings are first next time.
+    const classified = classifyError(error);
+    ctx.tally.fail('reconcile', classified.reason, classified.detail);
+    return;
+  }
+
+  const records: ChangeRecord[] = [];
+  for (const mapping of active) {
+    records.push(...outlookFindings(ctx, mapping, outlookItems), ...crmFindings(ctx, mapping, crmRecords));
+  }
+  if (records.length > 0) {
+    await store.recordChanges(ctx.mailbox, records);
+    ctx.tally.add('reconcile.changes', records.length);
+  }
+  ctx.tally.add('reconcile.verified', mappings.length);
+  ctx.options.onProgress({ phase: 'reconcile', items: mappings.length });
+  if (ctx.dryRun) return;
+  const verifiedAt = nowIso(ctx);
+  const units: CommitUnit[] = mappings.map((m) => ({ mapping: { put: { ...m, verifiedAt } } }));
+  const results = await store.commit(ctx.mailbox, units);
+  // A lost compare-and-swap only means the mapping changed meanwhile; it is verified again in a later cycle.
+  ctx.tally.add('reconcile.verifyConflicts', results.filter((result) => !result.ok).length);
+}
+
+function crmKey(kind: ItemKind, id: string): string {
+  return `${kind}:${id.toLowerCase()}`;
+}
+
+function outlookFindings(ctx: RunContext, mapping: MappingRow, items: Map<string, OutlookItem | null>): ChangeRecord[] {
+  if (mapping.outlookId === null || !items.has(mapping.outlookId)) return [];
+  const item = items.get(mapping.outlookId) ?? null;
+  const base = {
+    key: mappedChangeKey(mapping.mapId),
+    kind: mapping.kind,
+    mapId: mapping.mapId,
+    outlookId: mapping.outlookId,
+    crmId: mapping.crmId,
+    side: 'outlook' as const,
+    at: nowIso(ctx),
+  };
+  if (item === null) {
+    // A To Do task read in a guessed list proves nothing; the apply phase follows moves by the CRM id stamp.
+    return [{ ...base, change: 'removed' }];
+  }
+  const untracked = !item.tracking.marker && !item.tracking.category;
+  const changed = untracked || differsFromBaseline(outlookFields(ctx, mapping.kind, item), mapping.baseline, fieldsSyncedFrom(ctx, mapping.kind, 'outlook'));
+  return changed ? [{ ...base, outlookContainer: item.container, change: 'upsert', at: item.lastModified }] : [];
+}
+
+function crmFindings(ctx: RunContext, mapping: MappingRow, records: Map<string, CrmRecord | null>): ChangeRecord[] {
+  if (mapping.crmId === null || !records.has(crmKey(mapping.kind, mapping.crmId))) return [];
+  const record = records.get(crmKey(mapping.kind, mapping.crmId)) ?? null;
+  const base = {
+    key: mappedChangeKey(mapping.mapId),
+    kind: mapping.kind,
+    mapId: mapping.mapId,
+    outlookId: mapping.outlookId,
+    crmId: mapping.crmId,
+    side: 'crm' as const,
+    at: nowIso(ctx),
+  };
+  if (record === null) return [{ ...base, change: 'deleted' }];
+  if (!ctx.deps.crm.isInScope(record, ctx.user)) return [{ ...base, change: 'outOfScope', at: record.modifiedOn }];
+  return differsFromBaseline(crmFields(ctx, mapping.kind, record), mapping.baseline, fieldsSyncedFrom(ctx, mapping.kind, 'crm'))
+    ? [{ ...base, change: 'upsert', at: record.modifiedOn }]
+    : [];
+}
+
+/**
+ * Compared field by field over the fields this side can change, not by whole-baseline hash: one-way and create-only
+ * fields (companyName from the CRM, an e-mail's body) may legitimately differ on one side and must not look like a
+ * change on every check.
+ */
+export function differsFromBaseline(fields: FieldValues, baseline: FieldValues, synced: ReadonlySet<string>): boolean {
+  return [...synced].some((field) => canonicalJson(fields[field] ?? null) !== canonicalJson(baseline[field] ?? null));
+}

@@ -1,0 +1,105 @@
+// Reading normalized field values from either side, and turning merged values into the writes for each side.
+import { canonicalJson, hashJson } from './hash';
+import type { CrmParty, CrmRecord, CrmWrite, FieldValues, JsonObject, JsonValue, KindSettings, OutlookItem, OutlookWrite } from './model';
+import { normalizeValue } from './normalize';
+import { activeFields, DEFAULT_PRODUCT_GUID, directionOf, mappingFor, type FieldDescriptor, type KindMapping, type MappingContext } from './mappings';
+import type { MergeField } from './merge';
+
+function derived(mapping: KindMapping, values: Record<string, JsonValue>): FieldValues {
+  mapping.derive?.(values);
+  return values;
+}
+
+export function readOutlookValues(mapping: KindMapping, fields: readonly FieldDescriptor[], item: OutlookItem, productGuid: string): FieldValues {
+  const ctx: MappingContext = { productGuid, item };
+  const values: Record<string, JsonValue> = {};
+  for (const field of fields) values[field.field] = normalizeValue(field.spec, field.outlook.read(item.data, ctx));
+  return derived(mapping, values);
+}
+
+export function readCrmValues(mapping: KindMapping, fields: readonly FieldDescriptor[], record: CrmRecord): FieldValues {
+  const values: Record<string, JsonValue> = {};
+  for (const field of fields) values[field.field] = normalizeValue(field.spec, field.crm.read(record));
+  return derived(mapping, values);
+}
+
+/** Normalizes values of this mapping (idempotent) and applies its derivations. */
+export function normalizeValues(mapping: KindMapping, fields: readonly FieldDescriptor[], values: FieldValues): FieldValues {
+  const out: Record<string, JsonValue> = {};
+  for (const field of fields) out[field.field] = normalizeValue(field.spec, values[field.field] ?? null);
+  return derived(mapping, out);
+}
+
+/** Normalized mapped fields of an Outlook item under the mailbox's settings for its kind. */
+export function fieldsOfOutlook(item: OutlookItem, settings: KindSettings, productGuid = DEFAULT_PRODUCT_GUID, mapping = mappingFor(item.kind)): FieldValues {
+  return readOutlookValues(mapping, activeFields(mapping, settings), item, productGuid);
+}
+
+/** Normalized mapped fields of a CRM record under the mailbox's settings for its kind. */
+export function fieldsOfCrm(record: CrmRecord, settings: KindSettings, mapping = mappingFor(record.kind)): FieldValues {
+  return readCrmValues(mapping, activeFields(mapping, settings), record);
+}
+
+/**
+ * Hash of the mapped fields, for cheap change detection (DESIGN.md §5). Keys starting with `@` are bookkeeping the
+ * planner keeps in the baseline (e.g. the CRM owner) and are not part of the content.
+ */
+export function hashFields(values: FieldValues): string {
+  const content: JsonObject = {};
+  for (const [key, value] of Object.entries(values)) if (!key.startsWith('@')) content[key] = value;
+  return hashJson(content);
+}
+
+export function mergeFieldsOf(fields: readonly FieldDescriptor[]): MergeField[] {
+  return fields.map((f) => ({ name: f.field, type: f.spec.type, direction: directionOf(f), ...(f.mergeRule ? { rule: f.mergeRule } : {}) }));
+}
+
+/** The named fields plus every field written in the same unit (group) on that side. */
+function withGroups(fields: readonly FieldDescriptor[], names: readonly string[], side: 'outlook' | 'crm'): FieldDescriptor[] {
+  const wanted = new Set(names);
+  const groups = new Set(fields.filter((f) => wanted.has(f.field) && f.group).map((f) => f.group));
+  const skip = side === 'outlook' ? 'outlook-to-crm' : 'crm-to-outlook';
+  return fields.filter((f) => (wanted.has(f.field) || (f.group !== undefined && groups.has(f.group))) && directionOf(f) !== skip);
+}
+
+function mergeOutlookFragment(target: JsonObject, fragment: JsonObject): void {
+  for (const [key, value] of Object.entries(fragment)) {
+    const existing = target[key];
+    if (key === 'singleValueExtendedProperties' && Array.isArray(existing) && Array.isArray(value)) {
+      target[key] = [...existing, ...value];
+    } else {
+      target[key] = value;
+    }
+  }
+}
+
+/** The Graph properties that carry these fields' merged values; null when there is nothing to write. */
+export function buildOutlookWrite(fields: readonly FieldDescriptor[], names: readonly string[], values: FieldValues, productGuid: string): OutlookWrite | null {
+  const data: JsonObject = {};
+  const ctx: MappingContext = { productGuid };
+  for (const field of withGroups(fields, names, 'outlook')) {
+    mergeOutlookFragment(data, field.outlook.write(values[field.field] ?? null, values, ctx));
+  }
+  return Object.keys(data).length === 0 ? null : { data };
+}
+
+/** The Dataverse attributes, parties and regarding that carry these fields' merged values; null when nothing. */
+export function buildCrmWrite(fields: readonly FieldDescriptor[], names: readonly string[], values: FieldValues): CrmWrite | null {
+  const attributes: JsonObject = {};
+  const parties = new Map<string, CrmParty>();
+  let partiesWritten = false;
+  let regarding: CrmWrite['regarding'];
+  for (const field of withGroups(fields, names, 'crm')) {
+    const fragment = field.crm.write(values[field.field] ?? null, values);
+    Object.assign(attributes, fragment.attributes ?? {});
+    if (fragment.parties) {
+      partiesWritten = true;
+      for (const party of fragment.parties) parties.set(canonicalJson(party as unknown as JsonValue), party);
+    }
+    if (fragment.regarding !== undefined) regarding = fragment.regarding;
+  }
+  const write: CrmWrite = { attributes };
+  if (partiesWritten) write.parties = [...parties.values()];
+  if (regarding !== undefined) write.regarding = regarding;
+  return Object.keys(attributes).length === 0 && !partiesWritten && regarding === undefined ? null : write;
+}

@@ -1,0 +1,225 @@
+// Appointments: Graph `event` ↔ Dataverse `appointment` (DESIGN.md §7; graph-behaviour.md §2.2, §7;
+// dataverse-behaviour.md §4.2, §4.4, §6 "Appointment Time" is one aggregated, fixed mapping).
+import type { FieldValues, JsonValue } from '../model';
+import { isDateOnly, normDate, normDateTimeTimeZone, parseInstant } from '../normalize';
+import { crmColumn, itemBody, scalar, valueOf } from './fields';
+import { importance } from './task';
+import { defineKind, type FieldDescriptor } from './types';
+import { asStrings, at, attr, isObject, partiesFor, partyAddresses, toDateTimeTimeZone } from './wire';
+
+export const PARTY_REQUIRED = 5;
+export const PARTY_OPTIONAL = 6;
+export const PARTY_ORGANIZER = 7;
+
+function allDayOf(values: FieldValues): boolean {
+  return valueOf(values, 'isAllDay') === true;
+}
+
+/** All-day boundaries are floating dates (graph-behaviour.md §7: all-day events ignore the time-zone header). */
+function readOutlookBoundary(data: Record<string, JsonValue>, property: 'start' | 'end'): unknown {
+  const value = data[property];
+  if (data.isAllDay === true) return normDate(at(value, 'dateTime'));
+  return normDateTimeTimeZone(value);
+}
+
+function readCrmBoundary(record: { data: Record<string, JsonValue> }, column: string): unknown {
+  const value = record.data[column];
+  // UserLocal columns arrive as UTC; an all-day appointment is stored at midnight and read as its date.
+  return record.data.isalldayevent === true ? normDate(value) : value;
+}
+
+function writeCrmBoundary(value: JsonValue): JsonValue {
+  return typeof value === 'string' && isDateOnly(value) ? `${value}T00:00:00Z` : value;
+}
+
+/** The time fields are written together ("Appointment Time"), from the merged values. */
+function outlookTime(values: FieldValues): Record<string, JsonValue> {
+  return {
+    start: toDateTimeTimeZone(valueOf(values, 'start')),
+    end: toDateTimeTimeZone(valueOf(values, 'end')),
+    isAllDay: allDayOf(values),
+  };
+}
+
+function crmTime(values: FieldValues): Record<string, JsonValue> {
+  return {
+    scheduledstart: writeCrmBoundary(valueOf(values, 'start')),
+    scheduledend: writeCrmBoundary(valueOf(values, 'end')),
+    isalldayevent: allDayOf(values),
+    scheduleddurationminutes: valueOf(values, 'duration'),
+  };
+}
+
+function timeField(field: string, spec: FieldDescriptor['spec'], outlookRead: FieldDescriptor['outlook']['read'], crmRead: FieldDescriptor['crm']['read']): FieldDescriptor {
+  return {
+    field,
+    spec,
+    group: 'time',
+    outlookTargets: ['start', 'end', 'isAllDay'],
+    crmTargets: ['scheduledstart', 'scheduledend', 'isalldayevent', 'scheduleddurationminutes'],
+    outlook: { read: outlookRead, write: (_v, values) => outlookTime(values) },
+    crm: { read: crmRead, write: (_v, values) => ({ attributes: crmTime(values) }) },
+  };
+}
+
+const SHOW_AS = ['free', 'tentative', 'busy', 'oof'] as const;
+
+/** statecode/statuscode of dataverse-behaviour.md §4.4: free/tentative are Open, busy/OOF Scheduled. */
+function crmState(values: FieldValues): { statecode: number; statuscode: number } {
+  if (valueOf(values, 'isCancelled') === true) return { statecode: 2, statuscode: 4 };
+  switch (valueOf(values, 'showAs')) {
+    case 'free':
+      return { statecode: 0, statuscode: 1 };
+    case 'tentative':
+      return { statecode: 0, statuscode: 2 };
+    case 'oof':
+      return { statecode: 3, statuscode: 6 };
+    default:
+      return { statecode: 3, statuscode: 5 };
+  }
+}
+
+function showAsOfCrm(statuscode: unknown): string | null {
+  switch (statuscode) {
+    case 1:
+      return 'free';
+    case 2:
+      return 'tentative';
+    case 6:
+      return 'oof';
+    case 4:
+      return 'free'; // a cancelled meeting frees the time, as Outlook shows it
+    default:
+      return 'busy'; // 5 Busy, 3 Completed
+  }
+}
+
+/** Graph's attendee list holds required and optional attendees in one property, so both are written together. */
+function outlookAttendees(values: FieldValues): Record<string, JsonValue> {
+  const attendee = (type: string) => (address: string) => ({ type, emailAddress: { address } });
+  return {
+    attendees: [
+      ...asStrings(valueOf(values, 'requiredAttendees')).map(attendee('required')),
+      ...asStrings(valueOf(values, 'optionalAttendees')).map(attendee('optional')),
+    ],
+  };
+}
+
+/** The whole party list is written at once (replace semantics are UNCONFIRMED, dataverse-behaviour.md §4.2). */
+function crmParties(values: FieldValues) {
+  const organizer = valueOf(values, 'organizer');
+  return {
+    parties: [
+      ...partiesFor(PARTY_REQUIRED, asStrings(valueOf(values, 'requiredAttendees'))),
+      ...partiesFor(PARTY_OPTIONAL, asStrings(valueOf(values, 'optionalAttendees'))),
+      ...(typeof organizer === 'string' ? partiesFor(PARTY_ORGANIZER, [organizer]) : []),
+    ],
+  };
+}
+
+function attendeesOfType(data: Record<string, JsonValue>, type: string): string[] {
+  const attendees = data.attendees;
+  if (!Array.isArray(attendees)) return [];
+  return attendees
+    .filter((a) => isObject(a) && a.type === type)
+    .map((a) => at(a, 'emailAddress', 'address'))
+    .filter((a): a is string => typeof a === 'string');
+}
+
+function attendeeField(field: string, type: string, mask: number): FieldDescriptor {
+  return {
+    field,
+    spec: { type: 'addressSet' },
+    group: 'parties',
+    outlookTargets: ['attendees'],
+    crmTargets: [`party:${mask}`],
+    outlook: { read: (data) => attendeesOfType(data, type), write: (_v, values) => outlookAttendees(values) },
+    crm: { read: (record) => partyAddresses(record, mask), write: (_v, values) => crmParties(values) },
+  };
+}
+
+export const appointmentMapping = defineKind({
+  kind: 'appointment',
+  fields: [
+    scalar('subject', 'subject', 'subject', { maxLength: 200 }),
+    itemBody('body', 'body', 'description'),
+    timeField('start', { type: 'instantOrDate' }, (data) => readOutlookBoundary(data, 'start'), (r) => readCrmBoundary(r, 'scheduledstart')),
+    timeField('end', { type: 'instantOrDate' }, (data) => readOutlookBoundary(data, 'end'), (r) => readCrmBoundary(r, 'scheduledend')),
+    timeField('isAllDay', { type: 'bool' }, (data) => data.isAllDay, (r) => attr(r, 'isalldayevent')),
+    // Graph has no duration property: it is derived from start/end on both sides (see derive below).
+    timeField('duration', { type: 'int' }, () => null, (r) => attr(r, 'scheduleddurationminutes')),
+    {
+      field: 'location',
+      spec: { type: 'text', maxLength: 200 },
+      outlookTargets: ['location'],
+      crmTargets: ['location'],
+      outlook: {
+        read: (data) => at(data, 'location', 'displayName'),
+        write: (value) => ({ location: { displayName: typeof value === 'string' ? value : '' } }),
+      },
+      crm: crmColumn('location'),
+    },
+    attendeeField('requiredAttendees', 'required', PARTY_REQUIRED),
+    attendeeField('optionalAttendees', 'optional', PARTY_OPTIONAL),
+    {
+      // Graph `organizer` cannot be set by a client, and the CRM organizer must be a systemuser: one way.
+      field: 'organizer',
+      spec: { type: 'email' },
+      direction: 'outlook-to-crm',
+      group: 'parties',
+      outlookTargets: ['organizer'],
+      crmTargets: [`party:${PARTY_ORGANIZER}`],
+      outlook: { read: (data) => at(data, 'organizer', 'emailAddress', 'address'), write: () => ({}) },
+      crm: { read: (record) => partyAddresses(record, PARTY_ORGANIZER)[0], write: (_v, values) => crmParties(values) },
+    },
+    importance,
+    {
+      field: 'showAs',
+      spec: { type: 'choice', choices: SHOW_AS },
+      group: 'state',
+      outlookTargets: ['showAs'],
+      crmTargets: ['statecode', 'statuscode'],
+      outlook: {
+        // workingElsewhere has no CRM status; it reads as busy. unknown reads as missing (→ busy by derive).
+        read: (data) => (data.showAs === 'workingElsewhere' ? 'busy' : data.showAs),
+        write: (value) => ({ showAs: value ?? 'busy' }),
+      },
+      crm: {
+        read: (record) => showAsOfCrm(attr(record, 'statuscode')),
+        write: (_v, values) => ({ attributes: crmState(values) }),
+      },
+    },
+    {
+      // isCancelled is read-only in Graph (a cancel is an action that notifies attendees), so Outlook is never written;
+      // a cancellation on either side is sticky: a CRM cancel is not reverted by the uncancelled Outlook copy.
+      field: 'isCancelled',
+      spec: { type: 'bool' },
+      direction: 'outlook-to-crm',
+      mergeRule: 'any-true',
+      group: 'state',
+      outlookTargets: ['isCancelled'],
+      crmTargets: ['statecode', 'statuscode'],
+      outlook: { read: (data) => data.isCancelled, write: () => ({}) },
+      crm: {
+        read: (record) => attr(record, 'statecode') === 2,
+        write: (_v, values) => ({ attributes: crmState(values) }),
+      },
+    },
+  ],
+  derive: (values) => {
+    const allDay = values.isAllDay === true;
+    for (const key of ['start', 'end'] as const) {
+      const v = values[key];
+      if (typeof v !== 'string') continue;
+      if (allDay && !isDateOnly(v)) values[key] = normDate(v);
+      if (!allDay && isDateOnly(v)) values[key] = `${v}T00:00:00Z`;
+    }
+    const start = typeof values.start === 'string' ? parseInstant(values.start) : null;
+    const end = typeof values.end === 'string' ? parseInstant(values.end) : null;
+    values.duration = start !== null && end !== null ? Math.round((end - start) / 60_000) : null;
+    // A cancelled appointment is free time (the CRM keeps no show-as for it); without show-as, busy (Outlook's default).
+    if (values.isCancelled === true) values.showAs = 'free';
+    else if (values.showAs === null || values.showAs === undefined) values.showAs = 'busy';
+  },
+});
+

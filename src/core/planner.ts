@@ -1,0 +1,301 @@
+// The planner: one pair (Outlook side × CRM side × mapping row × settings) → what to do on each side, the new mapping
+// row and a reason code. Pure: the app hydrates both sides, calls plan(), executes the actions through the ports.
+import { canonicalJson } from './hash';
+import {
+  buildCrmWrite,
+  buildOutlookWrite,
+  fieldsOfCrm,
+  fieldsOfOutlook,
+  hashFields,
+  mergeFieldsOf,
+  readCrmValues,
+  readOutlookValues,
+} from './fields';
+import { activeFields, DEFAULT_PRODUCT_GUID, directionOf, mappingFor, type FieldDescriptor, type KindMapping } from './mappings';
+import { merge } from './merge';
+import type { CrmRecord, FieldValues, JsonValue, MappingRow, OutlookItem, TrackedVia } from './model';
+import { sameValue } from './normalize';
+import type { CrmAction, MappingAction, OutlookAction, Plan, PlanContext, PlanInput, TrackingUpkeep } from './plan';
+import { CRM_OWNER_KEY, decideDeletion, isStillTracked, isTracked, supportsMarkerProperty, trackingInStep, type DeletionTrigger } from './rules';
+
+export { fieldsOfCrm, fieldsOfOutlook, hashFields, isTracked };
+
+/**
+ * Stands in for the id of a CRM record the same plan creates: a plan with `crm.type === 'create'` asks the app to
+ * stamp the new record's id on the Outlook item, and the app substitutes the id it got back for this placeholder.
+ */
+export const PENDING_CRM_ID = '$created';
+
+interface Prepared {
+  input: PlanInput;
+  context: PlanContext;
+  mapping: KindMapping;
+  fields: FieldDescriptor[];
+  productGuid: string;
+}
+
+const NONE_OUTLOOK: OutlookAction = { type: 'none' };
+const NONE_CRM: CrmAction = { type: 'none' };
+const KEEP: MappingAction = { type: 'keep' };
+
+function plain(reason: string, outlook: OutlookAction = NONE_OUTLOOK, crm: CrmAction = NONE_CRM, mapping: MappingAction = KEEP): Plan {
+  return { reason, outlook, crm, mapping, conflicts: [] };
+}
+
+export function plan(input: PlanInput): Plan {
+  const { context } = input;
+  if (!context.settings.enabled) return plain('kind-disabled');
+  const mapping = context.fieldMapping ?? mappingFor(context.kind);
+  const p: Prepared = {
+    input,
+    context,
+    mapping,
+    fields: activeFields(mapping, context.settings),
+    productGuid: context.productGuid ?? DEFAULT_PRODUCT_GUID,
+  };
+  const row = input.mapping;
+  if (!row) return planUnmapped(p);
+  if (row.state === 'linked') return planLinked(p, row);
+  return planDetached(p, row);
+}
+
+// ---- No mapping row ------------------------------------------------------------------------------------------------
+
+function planUnmapped(p: Prepared): Plan {
+  const { outlook, crm, context } = p.input;
+  if (outlook.state === 'present') {
+    const item = outlook.item;
+    if (!isTracked(item, context.categoryName)) return plain(item.isDraft ? 'draft-never-tracked' : 'outlook-untracked');
+    if (crm.state === 'present') {
+      // Match before create: the item's CrmId stamp (or the e-mail messageid) found this record.
+      if (!crm.inScope) return plain('crm-out-of-scope-unmapped');
+      return syncPair(p, item, crm.record, null, 'both', 'link-existing');
+    }
+    return createInCrm(p, item, `${context.kind}:${item.id}`, 'outlook-tracked-create-in-crm');
+  }
+  if (outlook.state === 'absent' && crm.state === 'present') {
+    if (!crm.inScope) return plain('crm-out-of-scope-unmapped');
+    if (context.kind === 'email') return plain('email-never-created-in-outlook');
+    if (!context.settings.syncFromCrm) return plain('sync-from-crm-off');
+    return createInOutlook(p, crm.record);
+  }
+  return plain(outlook.state === 'absent' ? 'nothing-to-sync' : 'outlook-gone-unmapped');
+}
+
+// ---- Linked pair ---------------------------------------------------------------------------------------------------
+
+function planLinked(p: Prepared, row: MappingRow): Plan {
+  const { outlook, crm } = p.input;
+  switch (outlook.state) {
+    case 'present': {
+      const item = outlook.item;
+      if (!isStillTracked(item)) return outlookUntracked(p, row, item);
+      if (crm.state === 'present') {
+        if (!crm.inScope) return crmOutOfScope(p, row, item);
+        return syncPair(p, item, crm.record, row, row.trackedVia, null);
+      }
+      if (crm.state === 'gone') return crmDeleted(p, row, item);
+      return plain('linked-crm-unknown');
+    }
+    case 'gone': {
+      if (crm.state !== 'present') return plain('both-deleted', NONE_OUTLOOK, NONE_CRM, { type: 'remove' });
+      return outlookDeleted(p, row, crm.record, crm.inScope);
+    }
+    case 'outOfView':
+      if (crm.state === 'gone') return crmDeleted(p, row, null);
+      return plain('outlook-out-of-view');
+    case 'absent':
+      return plain('linked-outlook-unknown');
+  }
+}
+
+function deletion(p: Prepared, trigger: DeletionTrigger, row: MappingRow, record: CrmRecord | null, outlookFields: FieldValues) {
+  const { context } = p;
+  return decideDeletion(trigger, {
+    kind: context.kind,
+    settings: context.settings,
+    now: context.now,
+    ownerCrmUserId: context.ownerCrmUserId,
+    mapping: row,
+    crm: record,
+    outlookFields,
+  });
+}
+
+/** Clears what is left of the marker/category; the CrmId stamp stays unless `clearStamp` (it helps re-linking). */
+function clearTracking(item: OutlookItem, clearStamp: boolean): OutlookAction {
+  const crmId = clearStamp ? null : item.crmId;
+  if (!item.tracking.marker && !item.tracking.category && item.crmId === crmId) return NONE_OUTLOOK;
+  return { type: 'update', write: null, tracking: { marker: false, category: false, crmId } };
+}
+
+function outlookUntracked(p: Prepared, row: MappingRow, item: OutlookItem): Plan {
+  const { crm } = p.input;
+  if (crm.state !== 'present') return plain('untracked-crm-gone', clearTracking(item, true), NONE_CRM, { type: 'remove' });
+  const decision = deletion(p, 'outlook-untracked', row, crm.record, fieldsOfOutlookIn(p, item));
+  if (decision.effect === 'delete-other' && crm.inScope) {
+    return plain(decision.reason, clearTracking(item, true), { type: 'delete' }, { type: 'remove' });
+  }
+  return plain(decision.effect === 'delete-other' ? 'untracked-crm-out-of-scope-unlink' : decision.reason, clearTracking(item, false), NONE_CRM, {
+    type: 'put',
+    state: 'unlinked',
+    trackedVia: row.trackedVia,
+    baseline: row.baseline,
+  });
+}
+
+function outlookDeleted(p: Prepared, row: MappingRow, record: CrmRecord, inScope: boolean): Plan {
+  const decision = deletion(p, 'outlook-deleted', row, record, row.baseline);
+  // Never write outside the user's scope (sync-lessons.md §5.4 invariant 2): an out-of-scope record is only unlinked.
+  if (decision.effect === 'delete-other' && inScope) return plain(decision.reason, NONE_OUTLOOK, { type: 'delete' }, { type: 'remove' });
+  // deletedLocally keeps the row so the CRM record is not created in Outlook again (the seed's DeletedLocally).
+  return plain(decision.effect === 'delete-other' ? 'outlook-deleted-crm-out-of-scope' : decision.reason, NONE_OUTLOOK, NONE_CRM, {
+    type: 'put',
+    state: 'deletedLocally',
+    trackedVia: row.trackedVia,
+    baseline: row.baseline,
+  });
+}
+
+function crmDeleted(p: Prepared, row: MappingRow, item: OutlookItem | null): Plan {
+  const outlookFields = item ? fieldsOfOutlookIn(p, item) : row.baseline;
+  const decision = deletion(p, 'crm-deleted', row, null, outlookFields);
+  if (decision.effect === 'delete-other') return plain(decision.reason, { type: 'delete' }, NONE_CRM, { type: 'remove' });
+  // The record is gone: nothing to re-link to, so the row goes; the Outlook item stays, visibly no longer tracked.
+  return plain(decision.reason, item ? clearTracking(item, true) : NONE_OUTLOOK, NONE_CRM, { type: 'remove' });
+}
+
+function crmOutOfScope(p: Prepared, row: MappingRow, item: OutlookItem): Plan {
+  const decision = deletion(p, 'crm-out-of-scope', row, null, row.baseline);
+  switch (decision.effect) {
+    case 'delete-other':
+      return plain(decision.reason, { type: 'delete' }, NONE_CRM, { type: 'remove' });
+    case 'unlink':
+      return plain(decision.reason, clearTracking(item, false), NONE_CRM, {
+        type: 'put',
+        state: 'unlinked',
+        trackedVia: row.trackedVia,
+        baseline: row.baseline,
+      });
+    default:
+      return plain(decision.reason);
+  }
+}
+
+// ---- Unlinked / deletedLocally rows --------------------------------------------------------------------------------
+
+function planDetached(p: Prepared, row: MappingRow): Plan {
+  const { outlook, crm, context } = p.input;
+  const remove: MappingAction = { type: 'remove' };
+  if (outlook.state === 'present' && isTracked(outlook.item, context.categoryName)) {
+    const item = outlook.item;
+    // Re-tracking re-links the pair kept by the unlink instead of creating a duplicate (DESIGN.md §2).
+    if (crm.state === 'present') {
+      if (!crm.inScope) return plain('retracked-crm-out-of-scope');
+      return syncPair(p, item, crm.record, row, row.trackedVia, 'retracked-relink');
+    }
+    const key = `${context.kind}:${item.id}:after:${row.crmId ?? 'none'}`;
+    return createInCrm(p, item, key, 'retracked-crm-gone-create-in-crm');
+  }
+  if (crm.state === 'gone') return plain(`${row.state}-crm-gone`, NONE_OUTLOOK, NONE_CRM, remove);
+  if (outlook.state === 'gone' && row.state === 'unlinked') return plain('unlinked-outlook-gone', NONE_OUTLOOK, NONE_CRM, remove);
+  if (row.state === 'deletedLocally') return plain('deleted-locally-not-recreated');
+  return plain('unlinked');
+}
+
+// ---- Creates ---------------------------------------------------------------------------------------------------------
+
+function nonNullFields(values: FieldValues, fields: readonly FieldDescriptor[]): string[] {
+  return fields.filter((f) => values[f.field] !== null && values[f.field] !== undefined).map((f) => f.field);
+}
+
+function createInCrm(p: Prepared, item: OutlookItem, idempotencyKey: string, reason: string): Plan {
+  const values = readOutlookValues(p.mapping, p.fields, item, p.productGuid);
+  const writable = p.fields.filter((f) => directionOf(f) !== 'crm-to-outlook');
+  const write = buildCrmWrite(writable, nonNullFields(values, writable), values) ?? { attributes: {} };
+  // The record is created acting as the mailbox owner, who therefore owns it.
+  const baseline: FieldValues = { ...values, [CRM_OWNER_KEY]: p.context.ownerCrmUserId };
+  const tracking: TrackingUpkeep = { marker: supportsMarkerProperty(item.kind), category: true, crmId: PENDING_CRM_ID };
+  return plain(reason, { type: 'update', write: null, tracking }, { type: 'create', write, idempotencyKey }, {
+    type: 'put',
+    state: 'linked',
+    trackedVia: 'outlook',
+    baseline,
+  });
+}
+
+function createInOutlook(p: Prepared, record: CrmRecord): Plan {
+  const values = readCrmValues(p.mapping, p.fields, record);
+  const writable = p.fields.filter((f) => directionOf(f) !== 'outlook-to-crm');
+  const write = buildOutlookWrite(writable, nonNullFields(values, writable), values, p.productGuid) ?? { data: {} };
+  return plain('crm-in-scope-create-in-outlook', { type: 'create', write, crmId: record.id }, NONE_CRM, {
+    type: 'put',
+    state: 'linked',
+    trackedVia: 'crm',
+    baseline: { ...values, [CRM_OWNER_KEY]: record.ownerId },
+  });
+}
+
+// ---- Field sync --------------------------------------------------------------------------------------------------------
+
+function fieldsOfOutlookIn(p: Prepared, item: OutlookItem): FieldValues {
+  return readOutlookValues(p.mapping, p.fields, item, p.productGuid);
+}
+
+/**
+ * Merges a pair that exists on both sides. `row` null: first link (no baseline). `reason` null: derive it from what
+ * changed. E-mail fields marked createOnly do not sync after creation: they follow Outlook and are never written.
+ */
+function syncPair(p: Prepared, item: OutlookItem, record: CrmRecord, row: MappingRow | null, trackedVia: TrackedVia, reason: string | null): Plan {
+  const { context } = p;
+  const o = readOutlookValues(p.mapping, p.fields, item, p.productGuid);
+  const c = readCrmValues(p.mapping, p.fields, record);
+  const synced = p.fields.filter((f) => !f.createOnly);
+  const result = merge({
+    fields: mergeFieldsOf(synced),
+    base: row ? row.baseline : null,
+    outlook: o,
+    crm: c,
+    outlookModified: item.lastModified,
+    crmModified: record.modifiedOn,
+    policy: context.settings.conflictPolicy,
+    tieBreak: context.settings.tieBreak,
+  });
+  const merged: Record<string, JsonValue> = { ...result.merged };
+  for (const f of p.fields) if (f.createOnly) merged[f.field] = o[f.field] ?? null;
+  p.mapping.derive?.(merged);
+
+  // Writes are decided after derivation, so a derived value never disagrees with what a side holds.
+  const differs = (side: FieldValues) => (f: FieldDescriptor) => !sameValue(f.spec.type, side[f.field], merged[f.field]);
+  const outlookNames = synced.filter((f) => directionOf(f) !== 'outlook-to-crm').filter(differs(o)).map((f) => f.field);
+  const crmNames = synced.filter((f) => directionOf(f) !== 'crm-to-outlook').filter(differs(c)).map((f) => f.field);
+  const outlookWrite = outlookNames.length ? buildOutlookWrite(p.fields, outlookNames, merged, p.productGuid) : null;
+  const crmWrite = crmNames.length ? buildCrmWrite(p.fields, crmNames, merged) : null;
+
+  const tracking: TrackingUpkeep | null = trackingInStep(item, record.id)
+    ? null
+    : { marker: supportsMarkerProperty(item.kind), category: true, crmId: record.id };
+  const outlookAction: OutlookAction = outlookWrite || tracking ? { type: 'update', write: outlookWrite, tracking } : NONE_OUTLOOK;
+  const crmAction: CrmAction = crmWrite ? { type: 'update', write: crmWrite, ifMatch: record.version } : NONE_CRM;
+
+  const baseline: FieldValues = { ...merged, [CRM_OWNER_KEY]: record.ownerId };
+  const unchangedRow = row !== null && row.state === 'linked' && canonicalJson(row.baseline as JsonValue) === canonicalJson(baseline as JsonValue);
+  const mappingAction: MappingAction = unchangedRow && row.trackedVia === trackedVia ? KEEP : { type: 'put', state: 'linked', trackedVia, baseline };
+
+  return {
+    reason: reason ?? syncReason(result.conflicts.length > 0, outlookWrite !== null, crmWrite !== null, tracking !== null),
+    outlook: outlookAction,
+    crm: crmAction,
+    mapping: mappingAction,
+    conflicts: result.conflicts,
+  };
+}
+
+function syncReason(conflict: boolean, outlookWritten: boolean, crmWritten: boolean, tracking: boolean): string {
+  if (conflict) return 'conflict-resolved';
+  if (outlookWritten && crmWritten) return 'both-changed';
+  if (outlookWritten) return 'crm-changed';
+  if (crmWritten) return 'outlook-changed';
+  if (tracking) return 'tracking-upkeep';
+  return 'in-sync';
+}

@@ -1,0 +1,1035 @@
+// The Web API surface: routing, CRUD with concurrency (§2.2–2.4), queries and paging (§1.4), change tracking (§1),
+// `$batch` (§2.6), service protection (§3), impersonation (§5) and the request log. Handlers are synchronous over
+// the in-memory store, so a change set runs without interleaving and can be undone as a unit.
+import { randomUUID } from 'node:crypto';
+import { parseBatch, boundaryOf, serializeBatchResponse, type BatchRequestPart, type BatchResponseItem } from './batch';
+import { CODES, DataverseError, MESSAGES, badRequest, notFound, unknownQueryProperty } from './errors';
+import { evaluateFilter, filterProperties, parseFilter, type FilterNode } from './filter';
+import type { DataverseKnobs } from './knobs';
+import { GUID_RE, Records, isoNow, type Actor, type AnnotationFilter, type ExpandSpec } from './records';
+import {
+  annotationMatcher,
+  emptyResponse,
+  jsonResponse,
+  parsePrefer,
+  type Preferences,
+  type SimRequest,
+  type SimResponse,
+} from './request';
+import type { TableDef } from './schema';
+import { lookupOfValueProperty, tableByName, tableBySet } from './schema';
+import { DataverseStore, firstAfter, type Row, type TableStore } from './store';
+
+export const API_PATH = '/api/data/v9.2/';
+
+export type RequestKind =
+  | 'create'
+  | 'update'
+  | 'upsert'
+  | 'delete'
+  | 'retrieve'
+  | 'retrieveMultiple'
+  | 'trackChanges'
+  | 'delta'
+  | 'count'
+  | 'batch'
+  | 'whoAmI'
+  | 'metadata'
+  | 'identity'
+  | 'other';
+
+export interface RequestLogEntry {
+  method: string;
+  entitySet: string | null;
+  kind: RequestKind;
+  status: number;
+  /** Inner request of a `$batch` (the batch itself is logged once, as kind `batch`). */
+  viaBatch: boolean;
+  /** The systemuser the request acted as. */
+  callerId: string | null;
+  path: string;
+}
+
+interface Route {
+  table: TableDef | null;
+  id: string | null;
+  /** Segment after `(id)/` or after the entity set (`$count`). */
+  sub: string | null;
+  special: 'batch' | 'whoAmI' | 'entityDefinitions' | 'metadata' | null;
+  definitionKey: string | null;
+}
+
+interface Context {
+  actor: Actor;
+  prefer: Preferences;
+  annotate: AnnotationFilter;
+  headers: Record<string, string>;
+  viaBatch: boolean;
+}
+
+/** Paging state carried inside the opaque `$skiptoken` cookie. */
+interface PageState {
+  /** Normal reads: creation sequence of the last row returned, or offset when ordered. */
+  afterSeq?: number;
+  offset?: number;
+  /** Change tracking reads. */
+  tracking?: { since: number; upto: number; initial: boolean; phase: 'upserts' | 'deletes'; after: number };
+  page: number;
+  pageSize: number;
+}
+
+const UNSUPPORTED_WITH_TRACKING = ['$filter', '$orderby', '$expand', '$top'] as const;
+
+export class DataverseEngine {
+  readonly store: DataverseStore;
+  readonly records: Records;
+  readonly log: RequestLogEntry[] = [];
+  clockOffsetMs = 0;
+  readonly applicationUserId: string;
+  readonly organizationId = randomUUID();
+  readonly businessUnitId = randomUUID();
+  /** Accepted request times per budget holder (§3 sliding window). */
+  private readonly requestWindows = new Map<string, { times: number[]; head: number }>();
+  apiBase = '';
+
+  constructor(readonly knobs: DataverseKnobs) {
+    this.store = new DataverseStore(() => this.now());
+    this.records = new Records(this.store, () => this.knobs, () => this.now());
+    this.applicationUserId = this.seedUser({
+      fullname: '# outlook-crm-sync',
+      internalemailaddress: null,
+      azureactivedirectoryobjectid: randomUUID(),
+      applicationid: randomUUID(),
+      accessmode: 4,
+    });
+    const org = this.records.buildCreate(tableByName('organization'), this.organizationId, {
+      values: new Map([['name', 'Simulated organization']]),
+      lookups: new Map(),
+      parties: null,
+      primaryKey: null,
+    }, { callerId: this.applicationUserId, realCallerId: this.applicationUserId });
+    this.store.put('organization', org, false);
+  }
+
+  now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  seedUser(input: {
+    fullname: string;
+    internalemailaddress: string | null;
+    azureactivedirectoryobjectid: string | null;
+    systemuserid?: string;
+    applicationid?: string;
+    accessmode?: number;
+    isdisabled?: boolean;
+  }): string {
+    const def = tableByName('systemuser');
+    const id = (input.systemuserid ?? randomUUID()).toLowerCase();
+    const actorId = this.applicationUserId ?? id;
+    const values = new Map<string, string | number | boolean | null>([
+      ['fullname', input.fullname],
+      ['internalemailaddress', input.internalemailaddress],
+      ['domainname', input.internalemailaddress],
+      ['azureactivedirectoryobjectid', input.azureactivedirectoryobjectid?.toLowerCase() ?? null],
+      ['applicationid', input.applicationid ?? null],
+      ['accessmode', input.accessmode ?? 0],
+      ['isdisabled', input.isdisabled ?? false],
+    ]);
+    const [first, ...rest] = input.fullname.split(' ');
+    values.set('firstname', rest.length ? (first ?? null) : null);
+    values.set('lastname', rest.length ? rest.join(' ') : input.fullname);
+    const row = this.records.buildCreate(def, id, { values: new Map(), lookups: new Map(), parties: null, primaryKey: id }, {
+      callerId: actorId,
+      realCallerId: actorId,
+    });
+    const merged = new Map(row.values);
+    for (const [k, v] of values) merged.set(k, v);
+    this.store.put('systemuser', { ...row, values: merged });
+    return id;
+  }
+
+  /** `organization.expirechangetrackingindays` mirrors the retention knob (§1.5: read it at runtime). */
+  private syncOrganization(): void {
+    const org = this.store.get('organization', this.organizationId);
+    if (!org || org.values.get('expirechangetrackingindays') === this.knobs.changeTrackingRetentionDays) return;
+    const values = new Map(org.values);
+    values.set('expirechangetrackingindays', this.knobs.changeTrackingRetentionDays);
+    this.store.put('organization', { ...org, values }, false);
+  }
+
+  // ---------- top level ----------
+
+  /** One top-level HTTP request (path relative to the Web API root). */
+  handleTopLevel(request: SimRequest): SimResponse {
+    let route: Route | null = null;
+    let kind: RequestKind = 'other';
+    let actorId: string | null = null;
+    let response: SimResponse;
+    try {
+      this.syncOrganization();
+      route = this.route(request.path);
+      kind = this.kindOf(request, route);
+      this.authenticate(request);
+      this.checkFaults(request, route);
+      const context = this.context(request.headers, false);
+      actorId = context.actor.callerId;
+      const debugHeaders = this.checkRequestLimit(context.actor);
+      response = route.special === 'batch' ? this.batch(request, context) : this.dispatch(request, route, context);
+      Object.assign(response.headers, debugHeaders);
+    } catch (error) {
+      response = this.errorResponse(error, request.headers['prefer']);
+    }
+    this.log.push({
+      method: request.method,
+      entitySet: route?.table?.entitySet ?? null,
+      kind,
+      status: response.status,
+      viaBatch: false,
+      callerId: actorId,
+      path: request.path,
+    });
+    return response;
+  }
+
+  /** Logs a request the HTTP layer rejected before it reached the engine (the concurrency limit, §3). */
+  logRejected(request: SimRequest, response: SimResponse): void {
+    let route: Route | null = null;
+    let kind: RequestKind = 'other';
+    try {
+      route = this.route(request.path);
+      kind = this.kindOf(request, route);
+    } catch {
+      // An unroutable path is logged without an entity set.
+    }
+    this.log.push({ method: request.method, entitySet: route?.table?.entitySet ?? null, kind, status: response.status, viaBatch: false, callerId: null, path: request.path });
+  }
+
+  /** §2.5: with `odata.include-annotations` matching, errors carry the CDS error-detail annotations. */
+  errorResponse(error: unknown, preferHeader?: string): SimResponse {
+    if (error instanceof DataverseError) {
+      const body = error.body() as { error: Record<string, unknown> };
+      const annotate = annotationMatcher(parsePrefer(preferHeader).annotations);
+      const hex = error.code.replace(/^0x/, '');
+      const details: Record<string, unknown> = {
+        '@Microsoft.PowerApps.CDS.ErrorDetails.OperationStatus': '0',
+        '@Microsoft.PowerApps.CDS.ErrorDetails.SubErrorCode': hex ? String(parseInt(hex, 16) | 0) : '',
+        '@Microsoft.PowerApps.CDS.HelpLink': `http://go.microsoft.com/fwlink/?LinkID=398563&error=Microsoft.Crm.CrmException%3a${hex}&client=platform`,
+        '@Microsoft.PowerApps.CDS.TraceText': '',
+        '@Microsoft.PowerApps.CDS.InnerError.Message': error.message,
+      };
+      for (const [name, value] of Object.entries(details)) if (annotate(name.slice(1))) body.error[name] = value;
+      return jsonResponse(error.status, body, { ...error.headers });
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return jsonResponse(500, { error: { code: '0x80040216', message: `An unexpected error occurred: ${message}` } });
+  }
+
+  /** Tokens issued by the identity routes this simulator serves, with their expiry on the simulator clock. */
+  readonly issuedTokens = new Map<string, { expiresAt: number; scope: string }>();
+
+  private authenticate(request: SimRequest): void {
+    if (!this.knobs.requireBearer) return;
+    const m = /^Bearer\s+(\S+)$/i.exec((request.headers['authorization'] ?? '').trim());
+    const fail = (description: string) =>
+      new DataverseError(401, CODES.authFailed, `The user is not authenticated: ${description}`, {
+        'WWW-Authenticate': `Bearer error="invalid_token", error_description="${description}", authorization_uri=https://login.microsoftonline.com/common/oauth2/authorize`,
+      });
+    if (!m) throw fail('a Bearer token is required.');
+    const token = m[1] as string;
+    const issued = this.issuedTokens.get(token);
+    if (issued) {
+      if (issued.expiresAt <= this.now()) throw fail('the token has expired.');
+      // §5: the token's scope is `<environment-url>/.default`; a token for another resource is not valid here.
+      const origin = new URL(this.apiBase).origin;
+      if (!issued.scope.split(' ').some((s) => s.replace(/\/?\.default$/, '').replace(/\/+$/, '') === origin)) {
+        throw fail(`the token audience is not ${origin}.`);
+      }
+      return;
+    }
+    // Tokens in the identity simulator's format that this simulator did not issue (e.g. a Graph token) are invalid.
+    if (token.startsWith('simtok.') || !this.knobs.acceptAnyBearer) throw fail('the token was not issued for this environment.');
+  }
+
+  private checkFaults(request: SimRequest, route: Route): void {
+    const faults = this.knobs.faults;
+    const index = faults.findIndex(
+      (f) =>
+        f.times > 0 &&
+        (!f.match?.method || f.match.method.toUpperCase() === request.method.toUpperCase()) &&
+        (!f.match?.entitySet || f.match.entitySet === route.table?.entitySet),
+    );
+    if (index < 0) return;
+    const fault = faults[index] as DataverseKnobs['faults'][number];
+    fault.times--;
+    if (fault.times <= 0) faults.splice(index, 1);
+    const headers: Record<string, string> = {};
+    if (fault.retryAfterSeconds !== undefined) headers['Retry-After'] = String(fault.retryAfterSeconds);
+    else if (fault.status === 429) headers['Retry-After'] = String(this.knobs.retryAfterSeconds);
+    throw new DataverseError(fault.status, fault.code, fault.message, headers);
+  }
+
+  /**
+   * §3: requests per sliding window per user; a `$batch` counts once. Rejected requests do not consume the budget.
+   * Returns the debug header with the remaining budget (§3 `x-ms-ratelimit-burst-remaining-xrm-requests`).
+   */
+  private checkRequestLimit(actor: Actor): Record<string, string> {
+    const limit = this.knobs.requestLimit;
+    if (!limit) return {};
+    // Which user's budget an impersonated call consumes is UNCONFIRMED (§5): knob.
+    const key = this.knobs.throttleBudgetPer === 'caller' ? actor.callerId : actor.realCallerId;
+    let window = this.requestWindows.get(key);
+    if (!window) {
+      window = { times: [], head: 0 };
+      this.requestWindows.set(key, window);
+    }
+    const now = this.now();
+    const windowMs = limit.windowSeconds * 1000;
+    while (window.head < window.times.length && (window.times[window.head] as number) <= now - windowMs) window.head++;
+    if (window.head > 4096) {
+      window.times.splice(0, window.head);
+      window.head = 0;
+    }
+    const inWindow = window.times.length - window.head;
+    if (inWindow >= limit.requests) {
+      const oldest = window.times[window.head] as number;
+      const retryAfter = Math.max(1, Math.ceil((oldest + windowMs - now) / 1000));
+      throw new DataverseError(429, CODES.requestsExceeded, MESSAGES.requestsExceeded, { 'Retry-After': String(retryAfter) });
+    }
+    window.times.push(now);
+    return { 'x-ms-ratelimit-burst-remaining-xrm-requests': String(limit.requests - inWindow - 1) };
+  }
+
+  private usersByObjectId = new Map<string, string>();
+
+  /** Index of systemusers by Entra object id, rebuilt when a lookup misses or finds a stale entry. */
+  private userByObjectId(objectId: string): Row | undefined {
+    const cached = this.usersByObjectId.get(objectId);
+    const row = cached ? this.store.get('systemuser', cached) : undefined;
+    if (row && row.values.get('azureactivedirectoryobjectid') === objectId) return row;
+    this.usersByObjectId = new Map();
+    for (const user of this.store.table('systemuser').rows.values()) {
+      const oid = user.values.get('azureactivedirectoryobjectid');
+      if (typeof oid === 'string') this.usersByObjectId.set(oid, user.id);
+    }
+    const id = this.usersByObjectId.get(objectId);
+    return id ? this.store.get('systemuser', id) : undefined;
+  }
+
+  /** §5: `CallerObjectId` (Entra object id) or legacy `MSCRMCallerID` (systemuserid) selects the acting user. */
+  private context(headers: Record<string, string>, viaBatch: boolean): Context {
+    const prefer = parsePrefer(headers['prefer']);
+    const actor: Actor = { callerId: this.applicationUserId, realCallerId: this.applicationUserId };
+    const objectId = headers['callerobjectid'] ?? headers['mscrm.callerobjectid'];
+    const systemUserId = headers['mscrmcallerid'] ?? headers['mscrm.callerid'];
+    if (objectId) {
+      const user = this.userByObjectId(objectId.trim().toLowerCase());
+      if (!user || user.values.get('isdisabled') === true) {
+        // UNCONFIRMED code and status for an unknown impersonation target.
+        throw new DataverseError(403, CODES.callerNotFound, `The user with CallerObjectId ${objectId} does not exist or is disabled.`);
+      }
+      actor.callerId = user.id;
+    } else if (systemUserId) {
+      const user = this.store.get('systemuser', systemUserId.trim().toLowerCase());
+      if (!user) throw new DataverseError(403, CODES.callerNotFound, `The user with SystemUserId ${systemUserId} does not exist.`);
+      actor.callerId = user.id;
+    }
+    return { actor, prefer, annotate: annotationMatcher(prefer.annotations), headers, viaBatch };
+  }
+
+  private route(rawPath: string): Route {
+    const path = decodeURIComponent(rawPath.replace(/^\/+/, ''));
+    const none: Route = { table: null, id: null, sub: null, special: null, definitionKey: null };
+    if (path === '$batch') return { ...none, special: 'batch' };
+    if (path === 'WhoAmI' || path === 'WhoAmI()') return { ...none, special: 'whoAmI' };
+    if (path === '$metadata') return { ...none, special: 'metadata' };
+    const defs = /^EntityDefinitions(?:\(LogicalName='([a-z_]+)'\))?$/.exec(path);
+    if (defs) return { ...none, special: 'entityDefinitions', definitionKey: defs[1] ?? null };
+    const m = /^([A-Za-z_]+)(?:\(([^)]*)\))?(?:\/(.+))?$/.exec(path);
+    const table = m ? tableBySet(m[1] as string) : undefined;
+    if (!m || !table) {
+      throw new DataverseError(404, '0x8006088a', `Resource not found for the segment '${path.split(/[(/]/)[0] ?? path}'.`);
+    }
+    let id: string | null = null;
+    if (m[2] !== undefined) {
+      const key = m[2].replace(new RegExp(`^${table.primaryKey}=`), '');
+      if (!GUID_RE.test(key)) throw badRequest(`Invalid key '${m[2]}' for ${table.entitySet}.`, CODES.payloadError);
+      id = key.toLowerCase();
+    }
+    return { table, id, sub: m[3] ?? null, special: null, definitionKey: null };
+  }
+
+  private kindOf(request: SimRequest, route: Route): RequestKind {
+    if (route.special === 'batch') return 'batch';
+    if (route.special === 'whoAmI') return 'whoAmI';
+    if (route.special) return 'metadata';
+    const method = request.method.toUpperCase();
+    if (route.sub === '$count') return 'count';
+    if (method === 'POST' && route.id === null) return 'create';
+    if (method === 'DELETE') return 'delete';
+    if (method === 'PATCH' || method === 'PUT') {
+      if (request.headers['if-none-match'] === '*') return 'create';
+      return request.headers['if-match'] ? 'update' : 'upsert';
+    }
+    if (method === 'GET') {
+      if (route.id !== null && route.sub === null) return 'retrieve';
+      if (request.query.has('$deltatoken')) return 'delta';
+      if (parsePrefer(request.headers['prefer']).trackChanges || this.isTrackingSkiptoken(request.query.get('$skiptoken'))) {
+        return 'trackChanges';
+      }
+      return 'retrieveMultiple';
+    }
+    return 'other';
+  }
+
+  private dispatch(request: SimRequest, route: Route, context: Context): SimResponse {
+    const method = request.method.toUpperCase();
+    if (route.special === 'whoAmI') {
+      return jsonResponse(200, {
+        '@odata.context': `${this.apiBase}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse`,
+        BusinessUnitId: this.businessUnitId,
+        UserId: context.actor.callerId,
+        OrganizationId: this.organizationId,
+      });
+    }
+    if (route.special === 'entityDefinitions') return this.entityDefinitions(request, route);
+    if (route.special === 'metadata') {
+      throw new DataverseError(501, '0x80040216', 'This simulator does not serve $metadata; use EntityDefinitions.');
+    }
+    const table = route.table as TableDef;
+    if (table.readOnlyTable && method !== 'GET') {
+      throw new DataverseError(405, '0x80060888', `The ${table.entitySet} entity set does not support ${method} in this simulator.`);
+    }
+    if (route.id === null) {
+      if (route.sub === '$count' && method === 'GET') return this.count(table, request);
+      if (route.sub !== null) throw new DataverseError(404, '0x8006088a', `Resource not found for the segment '${route.sub}'.`);
+      if (method === 'GET') return this.collection(table, request, context);
+      if (method === 'POST') return this.create(table, request, context);
+      throw new DataverseError(405, '0x80060888', `${method} is not supported on a collection.`);
+    }
+    if (route.sub !== null) return this.property(table, route.id, route.sub, request, context);
+    if (method === 'GET') return this.retrieve(table, route.id, request, context);
+    if (method === 'PATCH') return this.patch(table, route.id, request, context);
+    if (method === 'DELETE') return this.remove(table, route.id, request);
+    throw new DataverseError(405, '0x80060888', `${method} is not supported on an entity.`);
+  }
+
+  // ---------- CRUD ----------
+
+  private entityUrl(table: TableDef, id: string): string {
+    return `${this.apiBase}${table.entitySet}(${id})`;
+  }
+
+  private parseJson(body: string): unknown {
+    try {
+      return JSON.parse(body === '' ? '{}' : body) as unknown;
+    } catch {
+      throw badRequest('The request body is not valid JSON.', CODES.payloadError);
+    }
+  }
+
+  private contextPath(table: TableDef, select: readonly string[] | null): string {
+    return `${this.apiBase}$metadata#${table.entitySet}${select ? `(${select.join(',')})` : ''}`;
+  }
+
+  private representation(table: TableDef, row: Row, request: SimRequest, context: Context, status: number, extra: Record<string, string> = {}): SimResponse {
+    const select = this.records.parseSelect(table, request.query.get('$select'));
+    const expand = this.records.parseExpand(table, request.query.get('$expand'));
+    const body = {
+      '@odata.context': `${this.contextPath(table, select)}/$entity`,
+      ...this.records.serialize(table, row, select, context.annotate, expand),
+    };
+    return jsonResponse(status, body, { ...this.preferenceApplied(context, { representation: true }), ...extra });
+  }
+
+  private preferenceApplied(context: Context, applied: { representation?: boolean; pageSize?: number | null; tracking?: boolean }): Record<string, string> {
+    const values: string[] = [];
+    if (applied.tracking) values.push('odata.track-changes');
+    if (applied.pageSize) values.push(`odata.maxpagesize=${applied.pageSize}`);
+    if (applied.representation && context.prefer.returnRepresentation) values.push('return=representation');
+    if (context.prefer.annotationsRaw !== null) values.push(`odata.include-annotations=${context.prefer.annotationsRaw}`);
+    return values.length ? { 'Preference-Applied': values.join(',') } : {};
+  }
+
+  private reference(context: Context): (value: string) => string {
+    void context;
+    return (value) => value;
+  }
+
+  /** Query options are validated before a write, so a bad `$select` fails the request without writing. */
+  private validateQuery(table: TableDef, request: SimRequest): void {
+    this.records.parseSelect(table, request.query.get('$select'));
+    this.records.parseExpand(table, request.query.get('$expand'));
+  }
+
+  private create(table: TableDef, request: SimRequest, context: Context): SimResponse {
+    this.validateQuery(table, request);
+    const parsed = this.records.parseWrite(table, this.parseJson(request.body), 'create', this.reference(context));
+    const id = parsed.primaryKey ?? randomUUID();
+    if (this.store.get(table.logicalName, id)) {
+      // A client-supplied key that exists: the idempotent-create retry case (UNCONFIRMED status/code, knob).
+      const d = this.knobs.duplicateKeyOnCreate;
+      throw new DataverseError(d.status, d.code, d.message);
+    }
+    const row = this.store.transaction(() => {
+      const built = this.records.buildCreate(table, id, parsed, context.actor);
+      if (this.duplicateDetectionRequested(context)) this.records.checkDuplicates(table, built);
+      this.store.put(table.logicalName, built);
+      return built;
+    });
+    // §2.2: 201 with body and no OData-EntityId when return=representation, else 204 + OData-EntityId.
+    if (context.prefer.returnRepresentation) return this.representation(table, row, request, context, 201);
+    return emptyResponse(204, { 'OData-EntityId': this.entityUrl(table, id) });
+  }
+
+  /** §2.7: duplicate detection runs only when the caller opts in. */
+  private duplicateDetectionRequested(context: Context): boolean {
+    return this.knobs.duplicateDetection && (context.headers['mscrm.suppressduplicatedetection'] ?? '').trim().toLowerCase() === 'false';
+  }
+
+  private checkIfMatch(table: TableDef, id: string, existing: Row | undefined, headers: Record<string, string>): void {
+    const ifMatch = headers['if-match']?.trim();
+    const ifNoneMatch = headers['if-none-match']?.trim();
+    if (ifNoneMatch === '*' && existing) {
+      // §2.3: If-None-Match: * makes the PATCH a pure create.
+      throw new DataverseError(412, CODES.duplicateRecord, MESSAGES.matchingKeyExists);
+    }
+    if (ifMatch) {
+      if (!existing) throw notFound(table.logicalName, id);
+      if (ifMatch !== '*' && ifMatch !== `W/"${existing.version}"`) {
+        throw new DataverseError(412, this.knobs.concurrencyMismatchCode, MESSAGES.concurrencyVersionMismatch);
+      }
+    }
+  }
+
+  private patch(table: TableDef, id: string, request: SimRequest, context: Context): SimResponse {
+    this.validateQuery(table, request);
+    const existing = this.store.get(table.logicalName, id);
+    this.checkIfMatch(table, id, existing, request.headers);
+    const parsed = this.records.parseWrite(table, this.parseJson(request.body), existing ? 'update' : 'create', this.reference(context));
+    if (parsed.primaryKey !== null && parsed.primaryKey !== id) {
+      throw badRequest(`The key in the body does not match the key in the URL.`, CODES.invalidArgument);
+    }
+    const row = this.store.transaction(() => {
+      const built = existing
+        ? this.records.buildUpdate(table, existing, parsed, context.actor)
+        : this.records.buildCreate(table, id, parsed, context.actor);
+      if (this.duplicateDetectionRequested(context)) this.records.checkDuplicates(table, built);
+      this.store.put(table.logicalName, built);
+      return built;
+    });
+    const entityId = { 'OData-EntityId': this.entityUrl(table, id) };
+    // §2.3: upsert returns 201 for a create and 200 for an update with return=representation, else 204.
+    if (context.prefer.returnRepresentation) return this.representation(table, row, request, context, existing ? 200 : 201);
+    return emptyResponse(204, entityId);
+  }
+
+  private remove(table: TableDef, id: string, request: SimRequest): SimResponse {
+    const existing = this.store.get(table.logicalName, id);
+    if (!existing) throw notFound(table.logicalName, id);
+    const ifMatch = request.headers['if-match']?.trim();
+    if (ifMatch && ifMatch !== '*' && ifMatch !== `W/"${existing.version}"`) {
+      throw new DataverseError(412, this.knobs.concurrencyMismatchCode, MESSAGES.concurrencyVersionMismatch);
+    }
+    this.store.transaction(() => {
+      this.records.removeParties(existing);
+      this.store.remove(table.logicalName, id);
+    });
+    return emptyResponse(204);
+  }
+
+  private retrieve(table: TableDef, id: string, request: SimRequest, context: Context): SimResponse {
+    const row = this.store.get(table.logicalName, id);
+    if (!row) throw notFound(table.logicalName, id);
+    const select = this.records.parseSelect(table, request.query.get('$select'));
+    const expand = this.records.parseExpand(table, request.query.get('$expand'));
+    const ifNoneMatch = request.headers['if-none-match']?.trim();
+    // §2.4: 304 when unchanged, never with $expand or annotations.
+    if (ifNoneMatch && ifNoneMatch === `W/"${row.version}"` && expand.length === 0 && context.prefer.annotations.length === 0) {
+      return emptyResponse(304);
+    }
+    const body = {
+      '@odata.context': `${this.contextPath(table, select)}/$entity`,
+      ...this.records.serialize(table, row, select, context.annotate, expand),
+    };
+    return jsonResponse(200, body, { ETag: `W/"${row.version}"`, ...this.preferenceApplied(context, {}) });
+  }
+
+  /** `(id)/nav` collection reads, and single-column `PUT {value}` / `DELETE` (§2.3). */
+  private property(table: TableDef, id: string, sub: string, request: SimRequest, context: Context): SimResponse {
+    const row = this.store.get(table.logicalName, id);
+    if (!row) throw notFound(table.logicalName, id);
+    const method = request.method.toUpperCase();
+    if (method === 'GET' && sub === table.partyNavigation) {
+      const partyDef = tableByName('activityparty');
+      const select = this.records.parseSelect(partyDef, request.query.get('$select'));
+      return jsonResponse(200, {
+        '@odata.context': this.contextPath(partyDef, select),
+        value: this.records.partiesOf(row).map((p) => this.records.serialize(partyDef, p, select, context.annotate)),
+      });
+    }
+    const column = table.columns[sub];
+    if (!column) throw unknownQueryProperty(table.logicalName, sub);
+    if (method === 'GET') {
+      return jsonResponse(200, { '@odata.context': `${this.apiBase}$metadata#${table.entitySet}(${id})/${sub}`, value: row.values.get(sub) ?? null });
+    }
+    if (method !== 'PUT' && method !== 'DELETE') throw new DataverseError(405, '0x80060888', `${method} is not supported on a property.`);
+    const value = method === 'PUT' ? (this.parseJson(request.body) as { value?: unknown }).value ?? null : null;
+    const parsed = this.records.parseWrite(table, { [sub]: value }, 'update', this.reference(context));
+    this.store.transaction(() => this.store.put(table.logicalName, this.records.buildUpdate(table, row, parsed, context.actor)));
+    return emptyResponse(204);
+  }
+
+  // ---------- queries ----------
+
+  private pageSize(context: Context, fallback?: number): number {
+    return Math.min(context.prefer.maxPageSize ?? fallback ?? this.knobs.maxPageSize, this.knobs.maxPageSize);
+  }
+
+  private encodeSkiptoken(state: PageState, tracking: boolean): string {
+    const cookie = Buffer.from(JSON.stringify(state)).toString('base64url');
+    return `<cookie pagenumber="${state.page}" pagingcookie="${encodeURIComponent(cookie)}" istracking="${tracking ? 'True' : 'False'}" />`;
+  }
+
+  private decodeSkiptoken(token: string): PageState {
+    const m = /pagingcookie="([^"]*)"/.exec(token);
+    try {
+      if (!m) throw new Error('no cookie');
+      return JSON.parse(Buffer.from(decodeURIComponent(m[1] as string), 'base64url').toString('utf8')) as PageState;
+    } catch {
+      throw badRequest('The $skiptoken is not valid.', CODES.invalidArgument);
+    }
+  }
+
+  private isTrackingSkiptoken(token: string | null): boolean {
+    return token !== null && token.includes('istracking="True"');
+  }
+
+  private linkWith(table: TableDef, request: SimRequest, replace: Record<string, string | null>): string {
+    const params: string[] = [];
+    for (const [key, value] of request.query) {
+      if (key in replace) continue;
+      params.push(`${key}=${encodeURIComponent(value).replace(/%2C/g, ',')}`);
+    }
+    for (const [key, value] of Object.entries(replace)) if (value !== null) params.push(`${key}=${encodeURIComponent(value)}`);
+    return `${this.apiBase}${table.entitySet}${params.length ? `?${params.join('&')}` : ''}`;
+  }
+
+  private compileFilter(table: TableDef, raw: string | null): FilterNode | null {
+    if (raw === null || raw.trim() === '') return null;
+    const node = parseFilter(raw);
+    for (const property of filterProperties(node)) {
+      if (!this.records.isReadableProperty(table, property)) throw unknownQueryProperty(table.logicalName, property);
+    }
+    return node;
+  }
+
+  private propertyGetter(table: TableDef, row: Row): (property: string) => unknown {
+    return (property) => {
+      if (property === table.primaryKey) return row.id;
+      const lookup = lookupOfValueProperty(table, property);
+      if (lookup !== null) return row.lookups.get(lookup)?.id ?? null;
+      return row.values.get(property) ?? null;
+    };
+  }
+
+  private collection(table: TableDef, request: SimRequest, context: Context): SimResponse {
+    const skiptoken = request.query.get('$skiptoken');
+    const deltatoken = request.query.get('$deltatoken');
+    const wantsTracking = context.prefer.trackChanges || deltatoken !== null || this.isTrackingSkiptoken(skiptoken);
+    if (wantsTracking) {
+      for (const option of UNSUPPORTED_WITH_TRACKING) {
+        if (request.query.has(option)) {
+          // §1.2: documented message; status UNCONFIRMED (400).
+          throw badRequest(`The "${option}" query parameter isn't supported when Change Tracking is enabled.`, CODES.invalidArgument);
+        }
+      }
+      if (this.knobs.changeTracking[table.entitySet]) return this.trackedCollection(table, request, context);
+      if (this.knobs.trackChangesOnUntrackedTable === 'reject' || deltatoken !== null) {
+        throw badRequest(`Change tracking is not enabled for the entity '${table.logicalName}'.`, CODES.invalidArgument);
+      }
+      // §1.1: untracked table with track-changes → a normal read without deltaLink.
+    }
+    const select = this.records.parseSelect(table, request.query.get('$select'));
+    const expand = this.records.parseExpand(table, request.query.get('$expand'));
+    const filter = this.compileFilter(table, request.query.get('$filter'));
+    const orderby = this.parseOrderBy(table, request.query.get('$orderby'));
+    const topRaw = request.query.get('$top');
+    const top = topRaw === null ? null : Number(topRaw);
+    if (top !== null && (!Number.isInteger(top) || top < 0)) throw badRequest(`Invalid $top '${topRaw}'.`);
+    if (request.query.has('$skip')) throw badRequest('The query parameter $skip is not supported.', CODES.invalidArgument);
+    const state: PageState | null = skiptoken ? this.decodeSkiptoken(skiptoken) : null;
+    // §1.4: $top is ignored when odata.maxpagesize is present; without either, pages of up to 5,000 with a nextLink.
+    const pagePreferred = context.prefer.maxPageSize !== null || state !== null || top === null;
+    const pageSize = this.pageSize(context, state?.pageSize);
+    const limit = !pagePreferred && top !== null ? Math.min(top, pageSize) : pageSize;
+    const matches = (row: Row) => filter === null || evaluateFilter(filter, this.propertyGetter(table, row));
+    const rows: Row[] = [];
+    let more = false;
+    const tableStore = this.store.table(table.logicalName);
+    let nextState: PageState | null = null;
+    let count = 0;
+    const wantCount = request.query.get('$count') === 'true';
+    if (orderby.length > 0) {
+      const all = [...tableStore.rows.values()].filter(matches);
+      count = all.length;
+      all.sort((a, b) => this.compareRows(table, a, b, orderby));
+      const offset = state?.offset ?? 0;
+      rows.push(...all.slice(offset, offset + limit));
+      more = pagePreferred && offset + limit < all.length;
+      nextState = { offset: offset + limit, page: (state?.page ?? 1) + 1, pageSize };
+    } else {
+      const afterSeq = state?.afterSeq ?? 0;
+      for (const row of tableStore.rows.values()) {
+        if (row.seq <= afterSeq && !wantCount) continue;
+        if (!matches(row)) continue;
+        count++;
+        if (row.seq <= afterSeq) continue;
+        if (rows.length < limit) rows.push(row);
+        else if (pagePreferred) {
+          more = true;
+          if (!wantCount) break;
+        } else if (!wantCount) break;
+      }
+      nextState = { afterSeq: rows[rows.length - 1]?.seq ?? afterSeq, page: (state?.page ?? 1) + 1, pageSize };
+    }
+    const body: Record<string, unknown> = { '@odata.context': this.contextPath(table, select) };
+    if (wantCount) body['@odata.count'] = count;
+    body['value'] = rows.map((row) => this.records.serialize(table, row, select, context.annotate, expand));
+    if (more && nextState) {
+      body['@odata.nextLink'] = this.linkWith(table, request, { $skiptoken: this.encodeSkiptoken(nextState, false) });
+    }
+    return jsonResponse(200, body, this.preferenceApplied(context, { pageSize: context.prefer.maxPageSize ? pageSize : null }));
+  }
+
+  private parseOrderBy(table: TableDef, raw: string | null): { property: string; descending: boolean }[] {
+    if (raw === null || raw.trim() === '') return [];
+    return raw.split(',').map((part) => {
+      const [property, direction] = part.trim().split(/\s+/);
+      if (!property || !this.records.isReadableProperty(table, property)) throw unknownQueryProperty(table.logicalName, property ?? '');
+      return { property, descending: direction?.toLowerCase() === 'desc' };
+    });
+  }
+
+  private compareRows(table: TableDef, a: Row, b: Row, orderby: { property: string; descending: boolean }[]): number {
+    const ga = this.propertyGetter(table, a);
+    const gb = this.propertyGetter(table, b);
+    for (const { property, descending } of orderby) {
+      const x = ga(property);
+      const y = gb(property);
+      if (x === y) continue;
+      if (x === null || x === undefined) return descending ? 1 : -1;
+      if (y === null || y === undefined) return descending ? -1 : 1;
+      const c = typeof x === 'string' && typeof y === 'string' ? x.toLowerCase().localeCompare(y.toLowerCase()) : (x as number) < (y as number) ? -1 : 1;
+      if (c !== 0) return descending ? -c : c;
+    }
+    return a.seq - b.seq;
+  }
+
+  private count(table: TableDef, request: SimRequest): SimResponse {
+    const deltatoken = request.query.get('$deltatoken');
+    let n: number;
+    if (deltatoken !== null) {
+      // §1.2: count of changes since a token.
+      const t = this.store.table(table.logicalName);
+      const since = this.parseDeltaToken(t, deltatoken);
+      n = 0;
+      for (let i = firstAfter(t.upsertLog, since); i < t.upsertLog.length; i++) if (t.isLiveUpsert(t.upsertLog[i] as { version: number; id: string })) n++;
+      for (let i = firstAfter(t.deleteLog, since); i < t.deleteLog.length; i++) if (t.isLiveDelete(t.deleteLog[i] as { version: number; id: string })) n++;
+    } else {
+      const filter = this.compileFilter(table, request.query.get('$filter'));
+      n = 0;
+      for (const row of this.store.table(table.logicalName).rows.values()) {
+        if (filter === null || evaluateFilter(filter, this.propertyGetter(table, row))) n++;
+      }
+    }
+    return { status: 200, headers: { 'Content-Type': 'text/plain', 'OData-Version': '4.0' }, body: String(n) };
+  }
+
+  // ---------- change tracking (§1) ----------
+
+  private retentionMs(): number {
+    return this.knobs.changeTrackingRetentionDays * 86_400_000;
+  }
+
+  /** `<version>!<MM/dd/yyyy HH:mm:ss>` (§1.2, §7.1). */
+  private makeDeltaToken(version: number): string {
+    const d = new Date(this.now());
+    const p = (n: number) => String(n).padStart(2, '0');
+    return `${version}!${p(d.getUTCMonth() + 1)}/${p(d.getUTCDate())}/${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
+  }
+
+  private parseDeltaToken(t: TableStore, token: string): number {
+    const m = /^(\d+)!/.exec(token);
+    if (!m) throw badRequest('The $deltatoken is not valid.', CODES.invalidArgument);
+    const version = Number(m[1]);
+    this.store.purge(t, this.retentionMs());
+    // §1.5: changes older than the retention were purged after this token: ExpiredVersionStamp.
+    if (version < t.minValidVersion) {
+      throw new DataverseError(this.knobs.expiredTokenStatus, CODES.expiredVersionStamp, MESSAGES.expiredVersionStamp);
+    }
+    return version;
+  }
+
+  private trackedCollection(table: TableDef, request: SimRequest, context: Context): SimResponse {
+    const t = this.store.table(table.logicalName);
+    const select = this.records.parseSelect(table, request.query.get('$select'));
+    const skiptoken = request.query.get('$skiptoken');
+    const deltatoken = request.query.get('$deltatoken');
+    let state: PageState;
+    if (skiptoken !== null && this.isTrackingSkiptoken(skiptoken)) {
+      state = this.decodeSkiptoken(skiptoken);
+      if (!state.tracking) throw badRequest('The $skiptoken is not valid.', CODES.invalidArgument);
+      if (!state.tracking.initial) this.parseDeltaToken(t, `${state.tracking.since}!`);
+    } else {
+      const since = deltatoken !== null ? this.parseDeltaToken(t, deltatoken) : 0;
+      this.store.purge(t, this.retentionMs());
+      state = {
+        tracking: { since, upto: this.store.currentVersion(), initial: deltatoken === null, phase: 'upserts', after: since },
+        page: 1,
+        pageSize: this.pageSize(context),
+      };
+    }
+    const tracking = state.tracking as NonNullable<PageState['tracking']>;
+    const pageSize = this.pageSize(context, state.pageSize);
+    const entries: unknown[] = [];
+    let phase = tracking.phase;
+    let after = tracking.after;
+    let more = false;
+    const deletedContext = `${this.apiBase}$metadata#${table.entitySet}/$deletedEntity`;
+    // §1.3: new/updated rows first, in version order, then deletes.
+    if (phase === 'upserts') {
+      for (let i = firstAfter(t.upsertLog, after); i < t.upsertLog.length; i++) {
+        const entry = t.upsertLog[i] as { version: number; id: string };
+        if (entry.version > tracking.upto) break;
+        if (!t.isLiveUpsert(entry)) continue;
+        if (entries.length >= pageSize) {
+          more = true;
+          break;
+        }
+        entries.push(this.records.serialize(table, t.rows.get(entry.id) as Row, select, context.annotate));
+        after = entry.version;
+      }
+      if (!more) {
+        phase = 'deletes';
+        after = tracking.since;
+      }
+    }
+    // §1.7: the initial load has no deletes.
+    if (phase === 'deletes' && !more && !tracking.initial) {
+      for (let i = firstAfter(t.deleteLog, after); i < t.deleteLog.length; i++) {
+        const entry = t.deleteLog[i] as { version: number; id: string };
+        if (entry.version > tracking.upto) break;
+        if (!t.isLiveDelete(entry)) continue;
+        if (entries.length >= pageSize) {
+          more = true;
+          break;
+        }
+        entries.push({ '@odata.context': deletedContext, id: entry.id, reason: 'deleted' });
+        after = entry.version;
+      }
+    }
+    const contextUrl = `${this.contextPath(table, select)}${tracking.initial ? '' : '/$delta'}`;
+    const body: Record<string, unknown> = { '@odata.context': contextUrl, value: entries };
+    const base: Record<string, string> = select ? { $select: select.join(',') } : {};
+    if (more) {
+      const next: PageState = { tracking: { ...tracking, phase, after }, page: state.page + 1, pageSize };
+      body['@odata.nextLink'] = this.linkOf(table, { ...base, $skiptoken: this.encodeSkiptoken(next, true) });
+    } else {
+      // §1.4: deltaLink only on the last page.
+      body['@odata.deltaLink'] = this.linkOf(table, { ...base, $deltatoken: this.makeDeltaToken(tracking.upto) });
+    }
+    const applied = this.preferenceApplied(context, {
+      tracking: context.prefer.trackChanges,
+      pageSize: context.prefer.maxPageSize ? pageSize : null,
+    });
+    return jsonResponse(200, body, applied);
+  }
+
+  private linkOf(table: TableDef, params: Record<string, string>): string {
+    const query = Object.entries(params)
+      .map(([k, v]) => `${k}=${k === '$select' ? v : encodeURIComponent(v)}`)
+      .join('&');
+    return `${this.apiBase}${table.entitySet}?${query}`;
+  }
+
+  // ---------- EntityDefinitions (§1.1: check ChangeTrackingEnabled at runtime) ----------
+
+  private entityDefinitions(request: SimRequest, route: Route): SimResponse {
+    const describe = (def: TableDef): Record<string, unknown> => ({
+      LogicalName: def.logicalName,
+      SchemaName: def.logicalName[0]?.toUpperCase() + def.logicalName.slice(1),
+      EntitySetName: def.entitySet,
+      PrimaryIdAttribute: def.primaryKey,
+      PrimaryNameAttribute: def.primaryName,
+      ChangeTrackingEnabled: this.knobs.changeTracking[def.entitySet] === true,
+      IsOptimisticConcurrencyEnabled: true,
+      MetadataId: def.logicalName,
+    });
+    const select = request.query.get('$select')?.split(',').map((s) => s.trim()) ?? null;
+    const project = (obj: Record<string, unknown>) =>
+      select ? Object.fromEntries(Object.entries(obj).filter(([k]) => select.includes(k) || k === 'MetadataId')) : obj;
+    const context = `${this.apiBase}$metadata#EntityDefinitions${select ? `(${select.join(',')})` : ''}`;
+    if (route.definitionKey !== null) {
+      const def = [...['systemuser', 'contact', 'account', 'appointment', 'task', 'email', 'activityparty', 'organization']]
+        .map((n) => tableByName(n))
+        .find((d) => d.logicalName === route.definitionKey);
+      if (!def) throw new DataverseError(404, '0x80040217', `Could not find an entity with name ${route.definitionKey}.`);
+      return jsonResponse(200, { '@odata.context': `${context}/$entity`, ...project(describe(def)) });
+    }
+    const filterRaw = request.query.get('$filter');
+    const filter = filterRaw ? parseFilter(filterRaw) : null;
+    const all = ['systemuser', 'contact', 'account', 'appointment', 'task', 'email', 'activityparty', 'organization']
+      .map((n) => describe(tableByName(n)))
+      .filter((obj) => filter === null || evaluateFilter(filter, (p) => obj[p]));
+    return jsonResponse(200, { '@odata.context': context, value: all.map(project) });
+  }
+
+  // ---------- $batch (§2.6) ----------
+
+  private batch(request: SimRequest, context: Context): SimResponse {
+    if (request.method.toUpperCase() !== 'POST') throw new DataverseError(405, '0x80060888', '$batch requires POST.');
+    const boundary = boundaryOf(request.headers['content-type']);
+    if (!boundary) throw badRequest("The batch request must have a 'Content-Type' of multipart/mixed with a boundary.");
+    const items = parseBatch(request.body, boundary);
+    const total = items.reduce((n, item) => n + (item.kind === 'request' ? 1 : item.requests.length), 0);
+    if (total > this.knobs.batchMaxRequests) {
+      throw badRequest(`The number of requests in the batch (${total}) exceeds the limit of ${this.knobs.batchMaxRequests}.`);
+    }
+    for (const item of items) {
+      if (item.kind === 'changeset' && item.requests.some((r) => r.method.toUpperCase() === 'GET')) {
+        throw badRequest('A GET request cannot be part of a change set.');
+      }
+    }
+    const results: BatchResponseItem[] = [];
+    for (const item of items) {
+      if (item.kind === 'request') {
+        const response = this.batchPart(item.request, context, new Map());
+        results.push({ kind: 'response', response, contentId: item.request.contentId });
+        if (response.status >= 400 && !context.prefer.continueOnError) break;
+        continue;
+      }
+      const contentIds = new Map<string, string>();
+      const responses: { response: SimResponse; contentId: string | null }[] = [];
+      let failed: { response: SimResponse; contentId: string | null } | null = null;
+      try {
+        this.store.transaction(() => {
+          for (const part of item.requests) {
+            const response = this.batchPart(part, context, contentIds);
+            if (response.status >= 400) {
+              failed = { response, contentId: part.contentId };
+              throw new ChangeSetFailed();
+            }
+            responses.push({ response, contentId: part.contentId });
+          }
+        });
+      } catch (error) {
+        if (!(error instanceof ChangeSetFailed)) throw error;
+      }
+      if (failed) {
+        // The change set rolled back; its response is the failing request's alone.
+        results.push({ kind: 'response', ...(failed as { response: SimResponse; contentId: string | null }) });
+        if (!context.prefer.continueOnError) break;
+      } else results.push({ kind: 'changeset', responses });
+    }
+    const serialized = serializeBatchResponse(results);
+    return {
+      status: 200,
+      headers: { 'Content-Type': `multipart/mixed; boundary=${serialized.boundary}`, 'OData-Version': '4.0' },
+      body: serialized.body,
+    };
+  }
+
+  private batchPart(part: BatchRequestPart, outer: Context, contentIds: Map<string, string>): SimResponse {
+    let route: Route | null = null;
+    let kind: RequestKind = 'other';
+    let response: SimResponse;
+    let callerId: string | null = null;
+    let path = '';
+    try {
+      if (part.method.toUpperCase() === 'GET' && part.url.length > 32_768) {
+        // §2.6: GET URLs inside a batch may be up to 32,768 characters.
+        throw badRequest('The URL of a GET request in a batch exceeds 32768 characters.');
+      }
+      path = this.resolveContentIdUrl(this.relativePath(part.url), contentIds);
+      const [pathOnly, queryString] = splitUrl(path);
+      const body = part.body.trim() === '' ? '' : this.resolveContentIdBody(part.body, contentIds);
+      // Inner headers override the batch's (Prefer, If-Match, CallerObjectId …).
+      const headers = { ...outer.headers, ...part.headers };
+      delete headers['content-type'];
+      if (part.headers['content-type']) headers['content-type'] = part.headers['content-type'];
+      if (!part.headers['prefer']) delete headers['prefer'];
+      const request: SimRequest = { method: part.method, path: pathOnly, query: new URLSearchParams(queryString), headers, body };
+      route = this.route(pathOnly);
+      if (route.special === 'batch') throw badRequest('Nested $batch requests are not supported.');
+      kind = this.kindOf(request, route);
+      const context = this.context(headers, true);
+      callerId = context.actor.callerId;
+      response = this.dispatch(request, route, context);
+      if (part.contentId !== null && route.table && response.status < 300) {
+        const created = response.headers['OData-EntityId'] ?? this.createdUrlFrom(route.table, response);
+        if (created) contentIds.set(part.contentId, created);
+      }
+    } catch (error) {
+      response = this.errorResponse(error, part.headers['prefer'] ?? outer.headers['prefer']);
+    }
+    this.log.push({ method: part.method, entitySet: route?.table?.entitySet ?? null, kind, status: response.status, viaBatch: true, callerId, path });
+    return response;
+  }
+
+  private createdUrlFrom(table: TableDef, response: SimResponse): string | null {
+    if (!response.body) return null;
+    try {
+      const body = JSON.parse(response.body) as Record<string, unknown>;
+      const id = body[table.primaryKey];
+      return typeof id === 'string' ? this.entityUrl(table, id) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private relativePath(url: string): string {
+    const index = url.indexOf(API_PATH);
+    if (index >= 0) return url.slice(index + API_PATH.length);
+    return url.replace(/^\/+/, '');
+  }
+
+  private resolveContentIdUrl(path: string, contentIds: Map<string, string>): string {
+    const m = /^\$([A-Za-z0-9_-]+)(.*)$/.exec(path);
+    if (!m || m[1] === 'batch') return path;
+    const target = contentIds.get(m[1] as string);
+    if (!target) throw badRequest(`Content-ID Reference: '$${m[1]}' does not exist in the batch context.`);
+    return this.relativePath(target) + (m[2] ?? '');
+  }
+
+  private resolveContentIdBody(body: string, contentIds: Map<string, string>): string {
+    const parsed = this.parseJson(body);
+    const visit = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(visit);
+      if (typeof value !== 'object' || value === null) return value;
+      const out: Record<string, unknown> = {};
+      for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+        if (key.endsWith('@odata.bind') && typeof v === 'string' && /^\$[A-Za-z0-9_-]+$/.test(v)) {
+          const target = contentIds.get(v.slice(1));
+          if (!target) throw badRequest(`Content-ID Reference: '${v}' does not exist in the batch context.`);
+          out[key] = `/${this.relativePath(target)}`;
+        } else out[key] = visit(v);
+      }
+      return out;
+    };
+    return JSON.stringify(visit(parsed));
+  }
+
+  stampNow(): string {
+    return isoNow(this.now());
+  }
+}
+
+class ChangeSetFailed extends Error {}
+
+function splitUrl(path: string): [string, string] {
+  const q = path.indexOf('?');
+  return q < 0 ? [path, ''] : [path.slice(0, q), path.slice(q + 1)];
+}
+
+export type { ExpandSpec };

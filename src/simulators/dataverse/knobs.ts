@@ -1,0 +1,95 @@
+// Everything the reference leaves UNCONFIRMED, and every fault, is a knob (brief: "Unconfirmed behaviour becomes a
+// knob"). Defaults reproduce the documented behaviour with faults off.
+
+export interface FaultSpec {
+  status: number;
+  code: string;
+  message: string;
+  retryAfterSeconds?: number;
+  /** How many matching requests fail; decremented as they do. */
+  times: number;
+  match?: { method?: string; entitySet?: string };
+}
+
+export interface DataverseKnobs {
+  /** Per entity set: `ChangeTrackingEnabled` (§1.1; defaults vary by environment, here all sync tables on). */
+  changeTracking: Record<string, boolean>;
+  /** `organization.expirechangetrackingindays` (§1.5: default 7; seen 30 in the wild). */
+  changeTrackingRetentionDays: number;
+  /** HTTP status of ExpiredVersionStamp (§1.5: UNCONFIRMED, assume 400). */
+  expiredTokenStatus: number;
+  /** `Prefer: odata.track-changes` on an untracked table: ignore it (no deltaLink, §1.1 UNCONFIRMED) or reject. */
+  trackChangesOnUntrackedTable: 'ignore' | 'reject';
+  /** Upper bound for `odata.maxpagesize` and the default page size (§1.4: 5,000). */
+  maxPageSize: number;
+  /** Code in the 412 body for an If-Match mismatch (§2.4: doc shows "", live services return 0x80060882). */
+  concurrencyMismatchCode: string;
+  /** POST with a primary key that exists (UNCONFIRMED: DuplicateRecord, 412 per §2.4's status list). */
+  duplicateKeyOnCreate: { status: number; code: string; message: string };
+  /** Columns that are read-only or not valid for create (statecode on activities, §4, §7.11) in a body. */
+  invalidColumnWrite: 'reject' | 'ignore';
+  /** PATCH with a party navigation: replace the whole list or append (§4.2 UNCONFIRMED). */
+  partyListUpdate: 'replace' | 'append';
+  /** Activities get an Owner party (participationtypemask 9) like the platform adds (not in the reference). */
+  ownerPartyRows: boolean;
+  /** State of a new appointment: Open (statuscode default Free) or Scheduled (Busy) (§4.4: UNCONFIRMED). */
+  appointmentInitialState: 'open' | 'scheduled';
+  /** Parties with only an address (`addressused`, no partyid) are accepted (§4.2 UNCONFIRMED). */
+  allowUnresolvedParties: boolean;
+  /** Duplicate detection enabled for the org and contacts/accounts with OOB rules (§2.7); fires only on opt-in. */
+  duplicateDetection: boolean;
+  /** Max requests in a `$batch` (§2.6). */
+  batchMaxRequests: number;
+  /** Service protection (§3): requests per sliding window per user; null disables. */
+  requestLimit: { requests: number; windowSeconds: number } | null;
+  /** Whose budget an impersonated request consumes (§5: UNCONFIRMED): the authenticated principal or the caller. */
+  throttleBudgetPer: 'principal' | 'caller';
+  /** Concurrent requests before 0x80072326 (§3: 52); null disables. */
+  maxConcurrentRequests: number | null;
+  /** Retry-After for injected 429s and the concurrency limit; the request limit computes its own. */
+  retryAfterSeconds: number;
+  /** One-shot faults applied to top-level requests in order. */
+  faults: FaultSpec[];
+  /** Artificial latency per top-level request (lets concurrency build up). */
+  latencyMs: number;
+  /** Require `Authorization: Bearer …` (401 otherwise). */
+  requireBearer: boolean;
+  /**
+   * Accept any bearer token that is not in the identity simulator's `simtok.` format (plain-fetch tests). Tokens
+   * issued by this simulator's identity routes are always checked for expiry and audience.
+   */
+  acceptAnyBearer: boolean;
+  /** `expires_in` of tokens issued by the identity routes (Entra: about 3599 s, §5 "~60 minutes"). */
+  tokenLifetimeSeconds: number;
+}
+
+export function defaultKnobs(): DataverseKnobs {
+  return {
+    changeTracking: {
+      systemusers: true, contacts: true, accounts: true, appointments: true, tasks: true, emails: true,
+      activityparties: false, organizations: false,
+    },
+    changeTrackingRetentionDays: 7,
+    expiredTokenStatus: 400,
+    trackChangesOnUntrackedTable: 'ignore',
+    maxPageSize: 5000,
+    concurrencyMismatchCode: '0x80060882',
+    duplicateKeyOnCreate: { status: 412, code: '0x80040237', message: 'A record with matching key values already exists.' },
+    invalidColumnWrite: 'reject',
+    partyListUpdate: 'replace',
+    ownerPartyRows: true,
+    appointmentInitialState: 'open',
+    allowUnresolvedParties: true,
+    duplicateDetection: true,
+    batchMaxRequests: 1000,
+    requestLimit: null,
+    throttleBudgetPer: 'principal',
+    maxConcurrentRequests: 52,
+    retryAfterSeconds: 1,
+    faults: [],
+    latencyMs: 0,
+    requireBearer: true,
+    acceptAnyBearer: true,
+    tokenLifetimeSeconds: 3599,
+  };
+}

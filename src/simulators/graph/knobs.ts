@@ -1,0 +1,105 @@
+// Behaviour knobs of the Graph simulator. Documented behaviour is always on; each fault and each UNCONFIRMED
+// behaviour (graph-behaviour.md) is a knob. All faults are off by default. `simulator.knobs` is the live object:
+// tests mutate it between requests, and the counters (`…Next`) count down as the simulator uses them.
+//
+// Paging and delta (graph-behaviour.md §1)
+//   defaultPageSize            10     page size when no `Prefer: odata.maxpagesize` (§1.3); links don't remember it.
+//   maxPageSize                1000   cap on `odata.maxpagesize` / `$top` (UNCONFIRMED for delta).
+//   tokenGenerationsKept       3      delta/skip tokens older than this many generations of their collection → 410
+//                                     SyncStateNotFound (§1.6). Every page served advances the collection's generation.
+//   partialUpdates             false  false: updated items carry the full ($select) representation, as Outlook
+//                                     samples show; true: only id, etag and the changed properties (§1.4 contract).
+//   emptyPagesBeforeData       0      each delta round starts with this many empty pages that carry a nextLink (§1.1).
+//   repeatEntry                false  the last entry of every non-final delta page is repeated on the next page (§1.5).
+//   dropNextRemoval            0      the next n removals are left out of delta (a lost change; reconciliation must
+//                                     catch it).
+//   pageSizeOvershoot          0      every delta page carries this many entries beyond the page size (§1.3).
+//   evictTokensAfterPages      null   after n more delta pages are served, all tokens of every mailbox are evicted
+//                                     (the (n+1)th page request, e.g. a nextLink mid-round, gets 410).
+//   removedReason              'deleted'  or 'changed' (§1.4).
+// Throttling and faults (§5)
+//   throttleNext               0      the next n Graph requests (batch sub-requests included) get 429.
+//   retryAfterSeconds          1      Retry-After on 429s; may be fractional (e.g. 0.01) (§5.1).
+//   requestBudget              null   {limit, windowSeconds}: per-mailbox request budget (Outlook: 10000 / 600 s);
+//                                     over it → 429 TooManyRequests with Retry-After until the window frees up.
+//   concurrencyLimit           null   max in-flight requests per mailbox (Outlook: 4) → 429 "Application is over its
+//                                     MailboxConcurrency limit." (§5.2). Use with latencyMs to make requests overlap.
+//   latencyMs                  0      artificial service time of every Graph request.
+//   serverErrorNext            0      the next n Graph requests fail with serverErrorStatus.
+//   serverErrorStatus          503    503 or 504 (§5.1).
+//   serverErrorRetryAfter      null   Retry-After seconds on those, or null for none.
+//   conflictNextPatch          0      the next n PATCHes get 412 ErrorIrresolvableConflict even without If-Match (§8 [R]).
+// Writes and ids (§2.2, §8)
+//   enforceIfMatch             true   If-Match that differs from the current etag → 412 ErrorIrresolvableConflict
+//                                     (UNCONFIRMED for Outlook; on by default as graph-behaviour.md §8 asks).
+//   transactionIdDedup         true   a second event POST with the same transactionId returns the existing event
+//                                     (201) instead of a duplicate: documented intent of `transactionId` (§2.2), exact
+//                                     server behaviour UNCONFIRMED.
+//   autoCreateUsers            false  unknown users are created on first use instead of 404 ErrorInvalidUser.
+// Batching (§5.3)
+//   batchShuffle               false  sub-responses come back in a shuffled order.
+//   batchThrottleNext          0      the next n batch sub-requests get 429 with Retry-After in their headers.
+//   batchParallelism           4      sub-requests without dependsOn run at most this many at a time.
+
+export interface RequestBudget {
+  limit: number;
+  windowSeconds: number;
+}
+
+export interface GraphKnobs {
+  defaultPageSize: number;
+  maxPageSize: number;
+  tokenGenerationsKept: number;
+  partialUpdates: boolean;
+  emptyPagesBeforeData: number;
+  repeatEntry: boolean;
+  dropNextRemoval: number;
+  pageSizeOvershoot: number;
+  evictTokensAfterPages: number | null;
+  removedReason: 'deleted' | 'changed';
+  throttleNext: number;
+  retryAfterSeconds: number;
+  requestBudget: RequestBudget | null;
+  concurrencyLimit: number | null;
+  latencyMs: number;
+  serverErrorNext: number;
+  serverErrorStatus: 503 | 504;
+  serverErrorRetryAfter: number | null;
+  conflictNextPatch: number;
+  enforceIfMatch: boolean;
+  transactionIdDedup: boolean;
+  autoCreateUsers: boolean;
+  batchShuffle: boolean;
+  batchThrottleNext: number;
+  batchParallelism: number;
+}
+
+export function defaultKnobs(): GraphKnobs {
+  return {
+    defaultPageSize: 10,
+    maxPageSize: 1000,
+    tokenGenerationsKept: 3,
+    partialUpdates: false,
+    emptyPagesBeforeData: 0,
+    repeatEntry: false,
+    dropNextRemoval: 0,
+    pageSizeOvershoot: 0,
+    evictTokensAfterPages: null,
+    removedReason: 'deleted',
+    throttleNext: 0,
+    retryAfterSeconds: 1,
+    requestBudget: null,
+    concurrencyLimit: null,
+    latencyMs: 0,
+    serverErrorNext: 0,
+    serverErrorStatus: 503,
+    serverErrorRetryAfter: null,
+    conflictNextPatch: 0,
+    enforceIfMatch: true,
+    transactionIdDedup: true,
+    autoCreateUsers: false,
+    batchShuffle: false,
+    batchThrottleNext: 0,
+    batchParallelism: 4,
+  };
+}

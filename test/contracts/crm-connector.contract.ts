@@ -1,0 +1,346 @@
+// The CrmConnector contract (src/ports/crm-connector.ts), run against every adapter: the in-memory CRM and the
+// Dataverse connector on the Dataverse simulator. The world driver plays people editing records in the CRM itself.
+import type { CrmParty, CrmRecord, ItemKind, JsonObject } from '../../src/core/model';
+import type { CrmChange, CrmConnector, CrmUser } from '../../src/ports/crm-connector';
+import { ConcurrencyError, ItemRejectedError, ResyncRequiredError } from '../../src/ports/errors';
+
+export interface CrmWorldRecord {
+  attributes: JsonObject;
+  ownerId: string;
+  parties?: CrmParty[];
+}
+
+/** CRM-side changes made by people, not through the connector. */
+export interface CrmWorld {
+  /** The mailbox owner's address (a CRM user exists for it) and another CRM user's id. */
+  meAddress: string;
+  otherUserId: string;
+  /** Changes per page the connector was configured with (so the suite can make a round span pages). */
+  pageSize: number;
+  createRecord(kind: ItemKind, record: CrmWorldRecord): Promise<string>;
+  editRecord(kind: ItemKind, id: string, attributes: JsonObject): Promise<void>;
+  deleteRecord(kind: ItemKind, id: string): Promise<void>;
+  reassign(kind: ItemKind, id: string, ownerId: string): Promise<void>;
+  /** Make every cursor handed out so far expire (dataverse-behaviour.md §1.5). */
+  expireCursors(): Promise<void>;
+  /** Optional: the next create is applied but its response never reaches the connector. */
+  loseNextCreateResponse?(): Promise<void>;
+}
+
+export interface CrmContractSetup {
+  connector: CrmConnector;
+  world: CrmWorld;
+  close(): Promise<void>;
+}
+
+interface Round {
+  changes: CrmChange[];
+  cursor: string;
+  pages: number;
+  failures: number;
+}
+
+async function readRound(connector: CrmConnector, kind: ItemKind, user: CrmUser, cursor: string | null): Promise<Round> {
+  const round: Round = { changes: [], cursor: '', pages: 0, failures: 0 };
+  let sawFinal = false;
+  await connector.readChanges(kind, user, cursor, async (page) => {
+    expect(sawFinal).toBe(false);
+    round.pages += 1;
+    round.changes.push(...page.changes);
+    round.failures += page.failures.length;
+    round.cursor = page.cursor;
+    sawFinal = page.final;
+  });
+  expect(sawFinal).toBe(true);
+  return round;
+}
+
+function idsOf(changes: CrmChange[], type: CrmChange['type']): string[] {
+  return changes.filter((c) => c.type === type).map((c) => c.id.toLowerCase()).sort();
+}
+
+function sorted(ids: string[]): string[] {
+  return ids.map((id) => id.toLowerCase()).sort();
+}
+
+/** Parties a writer controls: the platform adds an Owner row (mask 9) of its own on Dataverse. */
+function writtenParties(parties: CrmParty[]): string[] {
+  return parties.filter((party) => party.participationTypeMask !== 9).map(partyKey).sort();
+}
+
+function partyKey(party: CrmParty): string {
+  // Dataverse fills `addressused` for resolved parties itself, so the address only identifies unresolved ones.
+  const who = party.party ? `${party.party.entity}:${party.party.id.toLowerCase()}` : `address:${party.address?.toLowerCase()}`;
+  return `${party.participationTypeMask}|${who}`;
+}
+
+export function describeCrmConnectorContract(name: string, setup: () => Promise<CrmContractSetup>): void {
+  describe(`CrmConnector contract: ${name}`, () => {
+    let connector: CrmConnector;
+    let world: CrmWorld;
+    let close: () => Promise<void>;
+    let me: CrmUser;
+
+    beforeEach(async () => {
+      ({ connector, world, close } = await setup());
+      const resolved = await connector.resolveUser(world.meAddress);
+      if (!resolved) throw new Error('the mailbox owner must resolve');
+      me = resolved;
+    });
+
+    afterEach(async () => {
+      await close();
+    });
+
+    it('resolves a CRM user by mailbox address, case-insensitively, and null for an unknown one', async () => {
+      const again = await connector.resolveUser(world.meAddress.toUpperCase());
+      expect(again?.id.toLowerCase()).toBe(me.id.toLowerCase());
+      expect(me.azureObjectId).toEqual(expect.any(String));
+      expect(await connector.resolveUser('nobody@unknown.example')).toBeNull();
+    });
+
+    it('an initial round returns exactly the records in scope; an idle round returns nothing', async () => {
+      const mine = await world.createRecord('contact', { attributes: { firstname: 'Mine', lastname: 'Own' }, ownerId: me.id });
+      await world.createRecord('contact', { attributes: { firstname: 'Not', lastname: 'Mine' }, ownerId: world.otherUserId });
+      const attending = await world.createRecord('appointment', {
+        attributes: { subject: 'Invited', scheduledstart: '2030-01-01T10:00:00Z', scheduledend: '2030-01-01T11:00:00Z' },
+        ownerId: world.otherUserId,
+        parties: [{ participationTypeMask: 5, address: null, party: { entity: 'systemuser', id: me.id } }],
+      });
+      const owned = await world.createRecord('appointment', {
+        attributes: { subject: 'Mine', scheduledstart: '2030-01-02T10:00:00Z', scheduledend: '2030-01-02T11:00:00Z' },
+        ownerId: me.id,
+      });
+      await world.createRecord('appointment', {
+        attributes: { subject: 'Theirs', scheduledstart: '2030-01-03T10:00:00Z', scheduledend: '2030-01-03T11:00:00Z' },
+        ownerId: world.otherUserId,
+      });
+      const myTask = await world.createRecord('task', { attributes: { subject: 'Do it' }, ownerId: me.id });
+      await world.createRecord('task', { attributes: { subject: 'Not mine' }, ownerId: world.otherUserId });
+
+      const contacts = await readRound(connector, 'contact', me, null);
+      expect(idsOf(contacts.changes, 'upsert')).toEqual(sorted([mine]));
+      expect(contacts.changes).toHaveLength(1);
+      const record = contacts.changes[0]?.type === 'upsert' ? contacts.changes[0].record : null;
+      expect(record?.data.firstname).toBe('Mine');
+      expect(record?.ownerId?.toLowerCase()).toBe(me.id.toLowerCase());
+      expect(record?.version).toEqual(expect.any(String));
+
+      const appointments = await readRound(connector, 'appointment', me, null);
+      expect(idsOf(appointments.changes, 'upsert')).toEqual(sorted([attending, owned]));
+      expect(appointments.changes).toHaveLength(2);
+      const invited = appointments.changes.find((c) => c.id.toLowerCase() === attending.toLowerCase());
+      expect(invited?.type === 'upsert' && connector.isInScope(invited.record, me)).toBe(true);
+
+      const tasks = await readRound(connector, 'task', me, null);
+      expect(idsOf(tasks.changes, 'upsert')).toEqual(sorted([myTask]));
+
+      const idle = await readRound(connector, 'contact', me, contacts.cursor);
+      expect(idle.changes).toEqual([]);
+      const idleAppointments = await readRound(connector, 'appointment', me, appointments.cursor);
+      expect(idleAppointments.changes).toEqual([]);
+    });
+
+    it('a round larger than a page spans pages, every page but the last not final', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < world.pageSize * 2 + 1; i += 1) {
+        ids.push(await world.createRecord('contact', { attributes: { lastname: `Paged ${i}` }, ownerId: me.id }));
+      }
+      const round = await readRound(connector, 'contact', me, null);
+      expect(round.pages).toBe(3);
+      expect(idsOf(round.changes, 'upsert')).toEqual(sorted(ids));
+    });
+
+    it('a round interrupted after a page resumes from that page\'s cursor without losing a change', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < world.pageSize * 2 + 1; i += 1) {
+        ids.push(await world.createRecord('contact', { attributes: { lastname: `Resumed ${i}` }, ownerId: me.id }));
+      }
+      const seen = new Set<string>();
+      let resumeFrom = '';
+      const stop = new Error('worker crashed after the first page');
+      await expect(
+        connector.readChanges('contact', me, null, async (page) => {
+          page.changes.forEach((c) => seen.add(c.id.toLowerCase()));
+          resumeFrom = page.cursor;
+          expect(page.final).toBe(false);
+          throw stop;
+        }),
+      ).rejects.toBe(stop);
+      const rest = await readRound(connector, 'contact', me, resumeFrom);
+      rest.changes.forEach((c) => seen.add(c.id.toLowerCase()));
+      expect([...seen].sort()).toEqual(sorted(ids));
+      const idle = await readRound(connector, 'contact', me, rest.cursor);
+      expect(idle.changes).toEqual([]);
+    });
+
+    it('updates, deletes and reassignments made in the CRM show up in the next round', async () => {
+      const edited = await world.createRecord('contact', { attributes: { lastname: 'Before' }, ownerId: me.id });
+      const deleted = await world.createRecord('contact', { attributes: { lastname: 'Doomed' }, ownerId: me.id });
+      const reassigned = await world.createRecord('contact', { attributes: { lastname: 'Leaving' }, ownerId: me.id });
+      const initial = await readRound(connector, 'contact', me, null);
+      expect(initial.changes).toHaveLength(3);
+
+      await world.editRecord('contact', edited, { lastname: 'After' });
+      await world.deleteRecord('contact', deleted);
+      await world.reassign('contact', reassigned, world.otherUserId);
+
+      const delta = await readRound(connector, 'contact', me, initial.cursor);
+      expect(idsOf(delta.changes, 'upsert')).toEqual(sorted([edited]));
+      expect(idsOf(delta.changes, 'deleted')).toEqual(sorted([deleted]));
+      expect(idsOf(delta.changes, 'outOfScope')).toEqual(sorted([reassigned]));
+      const update = delta.changes.find((c) => c.type === 'upsert');
+      expect(update?.type === 'upsert' ? update.record.data.lastname : null).toBe('After');
+      // dataverse-behaviour.md §1.3: upserts come before deletes.
+      expect(delta.changes[delta.changes.length - 1]?.type).toBe('deleted');
+
+      const idle = await readRound(connector, 'contact', me, delta.cursor);
+      expect(idle.changes).toEqual([]);
+    });
+
+    it('an expired cursor throws ResyncRequiredError and a fresh round works', async () => {
+      const id = await world.createRecord('task', { attributes: { subject: 'Survivor' }, ownerId: me.id });
+      const initial = await readRound(connector, 'task', me, null);
+      await world.expireCursors();
+      await expect(readRound(connector, 'task', me, initial.cursor)).rejects.toBeInstanceOf(ResyncRequiredError);
+      const fresh = await readRound(connector, 'task', me, null);
+      expect(idsOf(fresh.changes, 'upsert')).toEqual(sorted([id]));
+    });
+
+    it('creates as the user, in scope, with the state pair applied after the create', async () => {
+      const created = await connector.create(
+        'task',
+        { attributes: { subject: 'Finished', statecode: 1, statuscode: 5, percentcomplete: 100 } },
+        { actAs: me, idempotencyKey: 'task-created-complete' },
+      );
+      expect(created.ownerId?.toLowerCase()).toBe(me.id.toLowerCase());
+      expect(connector.isInScope(created, me)).toBe(true);
+      const [read] = [...(await connector.read('task', [created.id], me)).values()];
+      expect(read?.data).toMatchObject({ subject: 'Finished', statecode: 1, statuscode: 5, percentcomplete: 100 });
+    });
+
+    it('a retried create after a lost response yields one record, not two', async () => {
+      const write = { attributes: { firstname: 'Once', lastname: 'Only', emailaddress1: 'once@example.com' } };
+      const options = { actAs: me, idempotencyKey: 'outlook-contact-42' };
+      if (world.loseNextCreateResponse) {
+        await world.loseNextCreateResponse();
+        await expect(connector.create('contact', write, options)).rejects.toThrow();
+      }
+      const first = await connector.create('contact', write, options);
+      const second = await connector.create('contact', write, options);
+      expect(second.id).toBe(first.id);
+      const found = await connector.findContactsByEmail(['once@example.com'], me);
+      expect(found.map((r) => r.id)).toEqual([first.id]);
+      const round = await readRound(connector, 'contact', me, null);
+      expect(round.changes.filter((c) => c.type === 'upsert' && c.record.data.lastname === 'Only')).toHaveLength(1);
+      const other = await connector.create('contact', write, { actAs: me, idempotencyKey: 'outlook-contact-43' });
+      expect(other.id).not.toBe(first.id);
+    });
+
+    it('an update with a stale version fails with ConcurrencyError; the current version succeeds', async () => {
+      const created = await connector.create('contact', { attributes: { lastname: 'Versioned' } }, { actAs: me, idempotencyKey: 'v1' });
+      const updated = await connector.update('contact', created.id, { attributes: { jobtitle: 'Chef' } }, { actAs: me, ifMatch: created.version });
+      expect(updated.version).not.toBe(created.version);
+      expect(updated.data.jobtitle).toBe('Chef');
+      await expect(
+        connector.update('contact', created.id, { attributes: { jobtitle: 'Cook' } }, { actAs: me, ifMatch: created.version }),
+      ).rejects.toBeInstanceOf(ConcurrencyError);
+      await world.editRecord('contact', created.id, { department: 'Kitchen' });
+      await expect(
+        connector.update('contact', created.id, { attributes: { jobtitle: 'Cook' } }, { actAs: me, ifMatch: updated.version }),
+      ).rejects.toBeInstanceOf(ConcurrencyError);
+      const [current] = [...(await connector.read('contact', [created.id], me)).values()];
+      expect(current?.data).toMatchObject({ jobtitle: 'Chef', department: 'Kitchen' });
+    });
+
+    it('an update with `*` of a record deleted in the CRM fails crm-record-gone and never resurrects it', async () => {
+      const id = await world.createRecord('contact', { attributes: { lastname: 'Gone' }, ownerId: me.id });
+      const initial = await readRound(connector, 'contact', me, null);
+      await world.deleteRecord('contact', id);
+      const failure = await connector
+        .update('contact', id, { attributes: { lastname: 'Back?' } }, { actAs: me, ifMatch: '*' })
+        .then(() => null, (error: unknown) => error);
+      expect(failure).toBeInstanceOf(ItemRejectedError);
+      expect((failure as ItemRejectedError).reason).toBe('crm-record-gone');
+      expect((await connector.read('contact', [id], me)).get(id)).toBeNull();
+      const delta = await readRound(connector, 'contact', me, initial.cursor);
+      expect(idsOf(delta.changes, 'upsert')).toEqual([]);
+    });
+
+    it('deleting a record that is already gone succeeds', async () => {
+      const created = await connector.create('task', { attributes: { subject: 'Short-lived' } }, { actAs: me, idempotencyKey: 'del-1' });
+      await connector.delete('task', created.id, { actAs: me });
+      await connector.delete('task', created.id, { actAs: me });
+      expect((await connector.read('task', [created.id], me)).get(created.id)).toBeNull();
+    });
+
+    it('reads by id in batches, null for missing ids', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i += 1) ids.push(await world.createRecord('task', { attributes: { subject: `Read ${i}` }, ownerId: me.id }));
+      const missing = '00000000-0000-4000-8000-00000000dead';
+      const result = await connector.read('task', [...ids, missing], me);
+      expect(result.size).toBe(4);
+      expect(result.get(missing)).toBeNull();
+      expect(ids.map((id) => result.get(id)?.data.subject)).toEqual(['Read 0', 'Read 1', 'Read 2']);
+    });
+
+    it('finds the user\'s contacts by any e-mail address, case-insensitively', async () => {
+      const mine = await world.createRecord('contact', { attributes: { lastname: 'Ann', emailaddress2: 'Ann@Example.com' }, ownerId: me.id });
+      await world.createRecord('contact', { attributes: { lastname: 'Ann elsewhere', emailaddress1: 'ann@example.com' }, ownerId: world.otherUserId });
+      await world.createRecord('contact', { attributes: { lastname: "O'Brien", emailaddress3: "o'brien@example.com" }, ownerId: me.id });
+      const found = await connector.findContactsByEmail(['ann@EXAMPLE.com', 'nobody@example.com'], me);
+      expect(found.map((r) => r.id.toLowerCase())).toEqual([mine.toLowerCase()]);
+      const quoted = await connector.findContactsByEmail(["O'Brien@example.com"], me);
+      expect(quoted).toHaveLength(1);
+      expect(await connector.findContactsByEmail([], me)).toEqual([]);
+    });
+
+    it('activity parties and regarding round-trip through create, read and update', async () => {
+      const contact = await connector.create('contact', { attributes: { lastname: 'Attendee' } }, { actAs: me, idempotencyKey: 'party-contact' });
+      const parties: CrmParty[] = [
+        { participationTypeMask: 7, address: null, party: { entity: 'systemuser', id: me.id } },
+        { participationTypeMask: 5, address: null, party: { entity: 'contact', id: contact.id } },
+        { participationTypeMask: 6, address: 'guest@external.example', party: null },
+      ];
+      const created = await connector.create(
+        'appointment',
+        {
+          attributes: { subject: 'QBR', scheduledstart: '2030-03-04T14:00:00Z', scheduledend: '2030-03-04T15:00:00Z' },
+          parties,
+          regarding: { entity: 'contact', id: contact.id },
+        },
+        { actAs: me, idempotencyKey: 'party-appointment' },
+      );
+      const read = (await connector.read('appointment', [created.id], me)).get(created.id) as CrmRecord;
+      expect(writtenParties(read.parties)).toEqual(writtenParties(parties));
+      expect(String(read.data._regardingobjectid_value).toLowerCase()).toBe(contact.id.toLowerCase());
+
+      const replaced: CrmParty[] = [parties[0] as CrmParty, { participationTypeMask: 6, address: 'other@external.example', party: null }];
+      const updated = await connector.update('appointment', created.id, { attributes: {}, parties: replaced }, { actAs: me, ifMatch: read.version });
+      expect(writtenParties(updated.parties)).toEqual(writtenParties(replaced));
+      expect(String(updated.data._regardingobjectid_value).toLowerCase()).toBe(contact.id.toLowerCase());
+
+      const cleared = await connector.update('appointment', created.id, { attributes: { location: 'Room 1' }, regarding: null }, { actAs: me, ifMatch: updated.version });
+      expect(cleared.data._regardingobjectid_value).toBeNull();
+      expect(cleared.data.location).toBe('Room 1');
+      expect(writtenParties(cleared.parties)).toEqual(writtenParties(replaced));
+
+      await expect(
+        connector.create('task', { attributes: { subject: 'x' }, parties }, { actAs: me, idempotencyKey: 'task-with-parties' }),
+      ).rejects.toBeInstanceOf(ItemRejectedError);
+    });
+
+    it('a record where the user is only a party stays in scope through edits by its owner', async () => {
+      const id = await world.createRecord('appointment', {
+        attributes: { subject: 'Party', scheduledstart: '2030-01-01T10:00:00Z', scheduledend: '2030-01-01T11:00:00Z' },
+        ownerId: world.otherUserId,
+        parties: [{ participationTypeMask: 6, address: null, party: { entity: 'systemuser', id: me.id } }],
+      });
+      const initial = await readRound(connector, 'appointment', me, null);
+      expect(idsOf(initial.changes, 'upsert')).toEqual(sorted([id]));
+      await world.reassign('appointment', id, world.otherUserId);
+      const stillIn = await readRound(connector, 'appointment', me, initial.cursor);
+      expect(idsOf(stillIn.changes, 'upsert')).toEqual(sorted([id]));
+    });
+  });
+}

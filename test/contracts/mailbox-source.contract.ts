@@ -1,0 +1,352 @@
+// The MailboxSource contract (src/ports/mailbox-source.ts), run against the in-memory fake and against the Graph
+// adapter talking to the Graph simulator over HTTPS. The world driver plays the user: for the simulator through plain
+// Graph calls (as Outlook on the web would) or its control API; for the fake through its controls.
+import type { ItemKind, JsonObject, OutlookItem } from '../../src/core/model';
+import { InvariantError, ResyncRequiredError } from '../../src/ports/errors';
+import type { DeltaEntry, DeltaPage, ItemFailure, ItemRef, MailboxSource, StreamRef } from '../../src/ports/mailbox-source';
+import { trackingPropertyIds } from '../../src/adapters/graph/extended-properties';
+
+export interface MailboxWorld {
+  /** A user creates an item; `data` is Graph JSON (categories, singleValueExtendedProperties, linkedResources allowed). */
+  create(kind: ItemKind, container: string, data: JsonObject): Promise<string>;
+  /** A user edits an item (PATCH semantics). */
+  edit(ref: ItemRef, patch: JsonObject): Promise<void>;
+  /** A user deletes an item. */
+  remove(ref: ItemRef): Promise<void>;
+  /** Every delta cursor of the mailbox is evicted (graph-behaviour.md §1.6). */
+  evictCursors(): Promise<void>;
+  /** Make the next delta round of a mail stream carry an entry whose `categories` is not a list of strings. */
+  injectMalformedEntry(stream: StreamRef): Promise<void>;
+  masterCategoryNames(): Promise<string[]>;
+  deleteMasterCategory(name: string): Promise<void>;
+  /** Live items of a kind in a container, as the service sees them. */
+  countItems(kind: ItemKind, container: string): Promise<number>;
+  /** Requests the service has served for this mailbox so far; null when the world cannot count. */
+  requestCount: (() => number) | null;
+  /** The To Do list the tests put tasks in. */
+  todoListId: string;
+}
+
+export interface MailboxSourceHarness {
+  source: MailboxSource;
+  world: MailboxWorld;
+  mailbox: string;
+  productGuid: string;
+  productName: string;
+  categoryName: string;
+  /** The calendar window of initial calendar rounds; test events are created inside it. */
+  window: { start: string; end: string };
+  close(): Promise<void>;
+}
+
+interface Round {
+  entries: DeltaEntry[];
+  failures: ItemFailure[];
+  pages: DeltaPage[];
+  cursor: string;
+}
+
+export async function readRound(
+  source: MailboxSource,
+  mailbox: string,
+  stream: StreamRef,
+  cursor: string | null,
+  window?: { start: string; end: string },
+): Promise<Round> {
+  const pages: DeltaPage[] = [];
+  await source.readDelta(mailbox, stream, cursor, async (page) => {
+    pages.push(page);
+  }, window);
+  const last = pages[pages.length - 1];
+  if (!last) throw new Error('readDelta served no page');
+  return { entries: pages.flatMap((p) => p.entries), failures: pages.flatMap((p) => p.failures), pages, cursor: last.cursor };
+}
+
+export function describeMailboxSourceContract(name: string, setup: () => Promise<MailboxSourceHarness>): void {
+  describe(`MailboxSource contract: ${name}`, () => {
+    let h: MailboxSourceHarness;
+    let props: ReturnType<typeof trackingPropertyIds>;
+
+    beforeEach(async () => {
+      h = await setup();
+      props = trackingPropertyIds(h.productGuid);
+    });
+    afterEach(async () => {
+      await h.close();
+    });
+
+    const stream = async (id: string): Promise<StreamRef> => {
+      const found = (await h.source.listStreams(h.mailbox)).find((s) => s.id === id);
+      if (!found) throw new Error(`no stream ${id}`);
+      return found;
+    };
+    const contactsStream = () => stream('contacts');
+    const contactRef = (id: string): ItemRef => ({ kind: 'contact', id, container: 'contacts' });
+    const stamped = (crmId: string | null, tracked: boolean): JsonObject => ({
+      singleValueExtendedProperties: [
+        { id: props.tracked, value: tracked ? 'true' : 'false' },
+        ...(crmId === null ? [] : [{ id: props.crmId, value: crmId }]),
+      ],
+    });
+    const event = (subject: string, dayOffset: number): JsonObject => {
+      const start = new Date(Date.parse(h.window.start) + (dayOffset + 1) * 86_400_000);
+      const end = new Date(start.getTime() + 3_600_000);
+      const fmt = (d: Date) => d.toISOString().replace('Z', '').replace(/\.\d+$/, '.0000000');
+      return { subject, start: { dateTime: fmt(start), timeZone: 'UTC' }, end: { dateTime: fmt(end), timeZone: 'UTC' } };
+    };
+    const initialCursor = async (s: StreamRef): Promise<string> => (await readRound(h.source, h.mailbox, s, null, h.window)).cursor;
+
+    it('lists the fixed streams plus one per To Do list, with cursor-key ids', async () => {
+      const streams = await h.source.listStreams(h.mailbox);
+      const byId = new Map(streams.map((s) => [s.id, s]));
+      expect(byId.get('contacts')).toMatchObject({ kind: 'contact' });
+      expect(byId.get('calendar')).toMatchObject({ kind: 'appointment', container: 'calendar' });
+      expect(byId.get('inbox')).toMatchObject({ kind: 'email' });
+      expect(byId.get('sentitems')).toMatchObject({ kind: 'email' });
+      expect(byId.get(`todo:${h.world.todoListId}`)).toMatchObject({ kind: 'task', container: h.world.todoListId });
+      // graph-behaviour.md §2.4: the flaggedEmails list mirrors mail flags and is not a task stream.
+      expect(streams.filter((s) => s.kind === 'task').every((s) => s.id === `todo:${s.container}`)).toBe(true);
+      expect(new Set(streams.map((s) => s.id)).size).toBe(streams.length);
+    });
+
+    it('an initial round returns the items that exist, ends on a final page, and a quiet round returns nothing', async () => {
+      const a = await h.world.create('contact', 'contacts', { givenName: 'Ada', surname: 'Lovelace' });
+      const b = await h.world.create('contact', 'contacts', { givenName: 'Bob', surname: 'Babbage' });
+      const gone = await h.world.create('contact', 'contacts', { givenName: 'Gone' });
+      await h.world.remove(contactRef(gone));
+      const ev = await h.world.create('appointment', 'calendar', event('Kick-off', 1));
+      const task = await h.world.create('task', h.world.todoListId, { title: 'Call back' });
+      const streams = await h.source.listStreams(h.mailbox);
+
+      const cursors = new Map<string, string>();
+      const seen = new Map<string, string[]>();
+      for (const s of streams) {
+        const round = await readRound(h.source, h.mailbox, s, null, h.window);
+        expect(round.pages[round.pages.length - 1]?.final).toBe(true);
+        expect(round.pages.slice(0, -1).every((p) => !p.final)).toBe(true);
+        cursors.set(s.id, round.cursor);
+        seen.set(s.id, round.entries.filter((e) => !e.removed).map((e) => e.id));
+      }
+      // graph-behaviour.md §1.1(1): items created and deleted before the initial round are not returned.
+      expect(new Set(seen.get('contacts'))).toEqual(new Set([a, b]));
+      expect(seen.get('calendar')).toContain(ev);
+      expect(seen.get(`todo:${h.world.todoListId}`)).toContain(task);
+
+      // The floor of a cycle (DESIGN.md §10): one delta request per stream when nothing changed.
+      const before = h.world.requestCount?.() ?? 0;
+      for (const s of streams) {
+        const round = await readRound(h.source, h.mailbox, s, cursors.get(s.id) ?? null);
+        expect(round.entries).toEqual([]);
+        expect(round.pages).toHaveLength(1);
+        expect(round.pages[0]?.final).toBe(true);
+      }
+      if (h.world.requestCount) expect(h.world.requestCount() - before).toBe(streams.length);
+    });
+
+    it('pages a larger round, each page resumable from its cursor', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 12; i++) ids.push(await h.world.create('contact', 'contacts', { givenName: `P${i}` }));
+      const s = await contactsStream();
+      const round = await readRound(h.source, h.mailbox, s, null);
+      expect(new Set(round.entries.map((e) => e.id))).toEqual(new Set(ids));
+      // Resuming from a mid-round cursor finishes the same round (a crash between pages, §9.3).
+      const midRound = round.pages.find((p) => !p.final);
+      if (midRound) {
+        const rest = await readRound(h.source, h.mailbox, s, midRound.cursor);
+        expect(rest.pages[rest.pages.length - 1]?.final).toBe(true);
+        const after = round.pages.slice(round.pages.indexOf(midRound) + 1).flatMap((p) => p.entries.map((e) => e.id));
+        expect(new Set(rest.entries.map((e) => e.id))).toEqual(new Set(after));
+      }
+    });
+
+    it('an edit appears in the next round with its categories; a deletion appears as removed', async () => {
+      const a = await h.world.create('contact', 'contacts', { givenName: 'Ada', categories: [] });
+      const b = await h.world.create('contact', 'contacts', { givenName: 'Bob' });
+      const s = await contactsStream();
+      const cursor = await initialCursor(s);
+
+      await h.world.edit(contactRef(a), { categories: ['Customer'] });
+      await h.world.remove(contactRef(b));
+      const round = await readRound(h.source, h.mailbox, s, cursor);
+      // §1.5: entries may repeat; the last one per id wins.
+      const last = new Map(round.entries.map((e) => [e.id, e]));
+      expect(last.get(a)).toMatchObject({ removed: false, categories: ['Customer'] });
+      expect(last.get(b)).toMatchObject({ removed: true, data: null });
+      expect([...last.keys()].sort()).toEqual([a, b].sort());
+    });
+
+    it('the calendar stream tracks its window: outside events are not listed, an event moved out comes as removed', async () => {
+      const inside = await h.world.create('appointment', 'calendar', event('Inside', 2));
+      const outside = await h.world.create('appointment', 'calendar', event('Outside', -60));
+      const calendar = await stream('calendar');
+      // graph-behaviour.md §2.2: the window is fixed by the initial request; without one there is no calendarView.
+      await expect(readRound(h.source, h.mailbox, calendar, null)).rejects.toBeInstanceOf(InvariantError);
+      const first = await readRound(h.source, h.mailbox, calendar, null, h.window);
+      const listed = first.entries.filter((e) => !e.removed).map((e) => e.id);
+      expect(listed).toContain(inside);
+      expect(listed).not.toContain(outside);
+
+      await h.world.edit({ kind: 'appointment', id: inside, container: 'calendar' }, { start: event('x', -90).start ?? null, end: event('x', -90).end ?? null });
+      const next = await readRound(h.source, h.mailbox, calendar, first.cursor);
+      // §2.2: "Events that are outside the date range and that have been … updated" arrive under @removed.
+      const last = new Map(next.entries.map((e) => [e.id, e]));
+      expect(last.get(inside)).toMatchObject({ removed: true });
+    });
+
+    it('an evicted cursor throws ResyncRequiredError and a fresh round recovers the full set', async () => {
+      const a = await h.world.create('contact', 'contacts', { givenName: 'Ada' });
+      const s = await contactsStream();
+      const cursor = await initialCursor(s);
+      await h.world.evictCursors();
+      // graph-behaviour.md §1.6: 410 Gone + SyncStateNotFound.
+      await expect(readRound(h.source, h.mailbox, s, cursor)).rejects.toBeInstanceOf(ResyncRequiredError);
+      const fresh = await readRound(h.source, h.mailbox, s, null);
+      expect(fresh.entries.map((e) => e.id)).toEqual([a]);
+      const quiet = await readRound(h.source, h.mailbox, s, fresh.cursor);
+      expect(quiet.entries).toEqual([]);
+    });
+
+    it('a malformed delta entry fails alone with a reason code', async () => {
+      const good = await h.world.create('email', 'inbox', { subject: 'Fine', isDraft: false });
+      const inbox = await stream('inbox');
+      await h.world.injectMalformedEntry(inbox);
+      const round = await readRound(h.source, h.mailbox, inbox, null);
+      expect(round.entries.map((e) => e.id)).toContain(good);
+      expect(round.failures).toHaveLength(1);
+      expect(round.failures[0]?.reason).toBe('graph-invalid-delta-entry');
+      expect(round.failures[0]?.detail).toMatch(/categories/);
+    });
+
+    it('hydration reads the marker, the CrmId, the category (any casing) and RegardingId; a missing item is null', async () => {
+      const tracked = await h.world.create('contact', 'contacts', {
+        givenName: 'Ada',
+        categories: ['Personal', h.categoryName.toUpperCase()],
+        ...stamped('crm-1', true),
+      });
+      const plain = await h.world.create('contact', 'contacts', { givenName: 'Bob', categories: ['Personal'] });
+      const ev = await h.world.create('appointment', 'calendar', { ...event('Review', 2), ...stamped('crm-2', true) });
+      const task = await h.world.create('task', h.world.todoListId, {
+        title: 'Follow up',
+        categories: [h.categoryName],
+        linkedResources: [{ applicationName: h.productName, externalId: 'crm-3', displayName: 'CRM' }],
+      });
+      const mail = await h.world.create('email', 'inbox', {
+        subject: 'Order',
+        isDraft: false,
+        categories: [h.categoryName],
+        singleValueExtendedProperties: [{ id: props.regardingId, value: 'opp-9' }],
+      });
+      const removed = await h.world.create('contact', 'contacts', { givenName: 'Gone' });
+      await h.world.remove(contactRef(removed));
+
+      const refs: ItemRef[] = [
+        contactRef(tracked),
+        contactRef(plain),
+        { kind: 'appointment', id: ev, container: 'calendar' },
+        { kind: 'task', id: task, container: h.world.todoListId },
+        { kind: 'email', id: mail, container: 'inbox' },
+        contactRef(removed),
+      ];
+      const items = await h.source.getItems(h.mailbox, refs);
+      expect(items.get(tracked)).toMatchObject({ kind: 'contact', tracking: { marker: true, category: true }, crmId: 'crm-1', container: 'contacts' });
+      expect(items.get(plain)).toMatchObject({ tracking: { marker: false, category: false }, crmId: null });
+      expect(items.get(ev)).toMatchObject({ kind: 'appointment', tracking: { marker: true, category: false }, crmId: 'crm-2' });
+      expect(items.get(task)).toMatchObject({ kind: 'task', tracking: { category: true }, crmId: 'crm-3' });
+      expect(items.get(mail)).toMatchObject({ kind: 'email', tracking: { marker: false, category: true }, regardingId: 'opp-9', isDraft: false });
+      expect(items.get(removed)).toBeNull();
+      const ada = items.get(tracked) as OutlookItem;
+      expect(ada.data.givenName).toBe('Ada');
+      expect(typeof ada.lastModified).toBe('string');
+      expect(ada.changeKey).not.toBeNull();
+    });
+
+    it('an item that does not validate on hydration fails alone: left out of the result, the others hydrate', async () => {
+      const good = await h.world.create('email', 'inbox', { subject: 'Fine', isDraft: false });
+      const bad = await h.world.create('email', 'inbox', { subject: 'Bad', isDraft: false, categories: 'Customer' });
+      const items = await h.source.getItems(h.mailbox, [
+        { kind: 'email', id: good, container: 'inbox' },
+        { kind: 'email', id: bad, container: 'inbox' },
+      ]);
+      expect(items.get(good)).toMatchObject({ id: good, kind: 'email' });
+      // Not null: null means "gone" and would unlink or delete; a missing key means "not read this time".
+      expect(items.has(bad)).toBe(false);
+    });
+
+    it('findByCrmId finds the stamped item of each kind and nothing else', async () => {
+      const c = await h.world.create('contact', 'contacts', { givenName: 'Ada', ...stamped('crm-c', true) });
+      const t = await h.world.create('task', h.world.todoListId, {
+        title: 'T',
+        linkedResources: [{ applicationName: h.productName, externalId: 'crm-t', displayName: 'CRM' }],
+      });
+      expect((await h.source.findByCrmId(h.mailbox, 'contact', 'crm-c'))?.id).toBe(c);
+      expect((await h.source.findByCrmId(h.mailbox, 'task', 'crm-t'))?.id).toBe(t);
+      expect(await h.source.findByCrmId(h.mailbox, 'contact', 'crm-none')).toBeNull();
+      expect(await h.source.findByCrmId(h.mailbox, 'appointment', 'crm-c')).toBeNull();
+    });
+
+    it.each<[ItemKind, string]>([
+      ['contact', 'contacts'],
+      ['appointment', 'calendar'],
+      ['task', ''],
+    ])('create of a %s is idempotent on crmId and stamps marker, CrmId and category', async (kind, containerOrEmpty) => {
+      const container = containerOrEmpty || h.world.todoListId;
+      const data: JsonObject =
+        kind === 'contact' ? { givenName: 'Cy', categories: ['Personal'] } : kind === 'appointment' ? event('Demo', 3) : { title: 'Quote' };
+      const before = await h.world.countItems(kind, container);
+      const first = await h.source.createItem(h.mailbox, kind, container, { data }, { crmId: `crm-${kind}`, categoryName: h.categoryName });
+      // A retried create (its response lost) returns the first item instead of a second one (DESIGN.md §4).
+      const second = await h.source.createItem(h.mailbox, kind, container, { data }, { crmId: `crm-${kind}`, categoryName: h.categoryName });
+      expect(second.id).toBe(first.id);
+      expect(await h.world.countItems(kind, container)).toBe(before + 1);
+      expect(first).toMatchObject({ kind, crmId: `crm-${kind}`, tracking: { marker: true, category: true } });
+      const [hydrated] = (await h.source.getItems(h.mailbox, [{ kind, id: first.id, container }])).values();
+      expect(hydrated).toMatchObject({ crmId: `crm-${kind}`, tracking: { marker: true, category: true } });
+      if (kind === 'contact') expect(hydrated?.data.categories).toEqual(['Personal', h.categoryName]);
+    });
+
+    it('update with tracking upkeep keeps the user’s other categories, and untracking unlinks', async () => {
+      const id = await h.world.create('contact', 'contacts', { givenName: 'Dee', categories: ['Personal', 'VIP'] });
+      const ref = contactRef(id);
+      const tracked = await h.source.updateItem(h.mailbox, ref, { data: { jobTitle: 'CTO' } }, { marker: true, category: true, crmId: 'crm-d', categoryName: h.categoryName });
+      expect(tracked).toMatchObject({ tracking: { marker: true, category: true }, crmId: 'crm-d' });
+      expect(tracked.data.categories).toEqual(['Personal', 'VIP', h.categoryName]);
+      expect(tracked.data.jobTitle).toBe('CTO');
+
+      await h.world.edit(ref, { categories: ['VIP', h.categoryName, 'Golf'] });
+      const untracked = await h.source.updateItem(h.mailbox, ref, null, { marker: false, category: false, crmId: null, categoryName: h.categoryName });
+      expect(untracked).toMatchObject({ tracking: { marker: false, category: false }, crmId: null });
+      expect(untracked.data.categories).toEqual(['VIP', 'Golf']);
+      expect(untracked.data.jobTitle).toBe('CTO');
+      expect(await h.source.findByCrmId(h.mailbox, 'contact', 'crm-d')).toBeNull();
+    });
+
+    it('tracking upkeep on a task sets and clears the category and the linked resource', async () => {
+      const id = await h.world.create('task', h.world.todoListId, { title: 'Plan', categories: ['Errand'] });
+      const ref: ItemRef = { kind: 'task', id, container: h.world.todoListId };
+      const linked = await h.source.updateItem(h.mailbox, ref, null, { marker: true, category: true, crmId: 'crm-k', categoryName: h.categoryName });
+      expect(linked).toMatchObject({ crmId: 'crm-k', tracking: { category: true } });
+      expect(linked.data.categories).toEqual(['Errand', h.categoryName]);
+      const unlinked = await h.source.updateItem(h.mailbox, ref, null, { marker: false, category: false, crmId: null, categoryName: h.categoryName });
+      expect(unlinked).toMatchObject({ crmId: null, tracking: { category: false } });
+      expect(unlinked.data.categories).toEqual(['Errand']);
+    });
+
+    it('delete removes the item and deleting a missing item succeeds', async () => {
+      const id = await h.world.create('contact', 'contacts', { givenName: 'Eve' });
+      await h.source.deleteItem(h.mailbox, contactRef(id));
+      expect(await h.world.countItems('contact', 'contacts')).toBe(0);
+      await expect(h.source.deleteItem(h.mailbox, contactRef(id))).resolves.toBeUndefined();
+    });
+
+    it('ensureCategory creates the category once and re-creates it after a user deleted it', async () => {
+      await h.source.ensureCategory(h.mailbox, h.categoryName);
+      await h.source.ensureCategory(h.mailbox, h.categoryName);
+      const count = (names: string[]) => names.filter((n) => n.toLowerCase() === h.categoryName.toLowerCase()).length;
+      expect(count(await h.world.masterCategoryNames())).toBe(1);
+      await h.world.deleteMasterCategory(h.categoryName);
+      expect(count(await h.world.masterCategoryNames())).toBe(0);
+      await h.source.ensureCategory(h.mailbox, h.categoryName);
+      expect(count(await h.world.masterCategoryNames())).toBe(1);
+    });
+  });
+}

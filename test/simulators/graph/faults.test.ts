@@ -1,0 +1,85 @@
+// Throttling and injected faults (graph-behaviour.md §5.1, §5.2, §9.2). Counts are exact; no timing assertions.
+import { GraphError } from '@microsoft/microsoft-graph-client';
+import { startTestSimulator, type GraphTestClient, type JsonRecord } from './harness';
+
+describe('Graph simulator: throttling and faults', () => {
+  let t: GraphTestClient;
+  let n = 0;
+  let upn = '';
+  beforeAll(async () => {
+    t = await startTestSimulator();
+  });
+  afterAll(() => t.stop());
+  beforeEach(() => {
+    t.sim.control.resetKnobs();
+    t.sim.requestLog.reset();
+    upn = `fault${++n}@contoso.test`;
+    t.sim.control.createUser(upn);
+  });
+
+  it('throttleNext: 429 TooManyRequests with a fractional Retry-After, which the SDK RetryHandler honours (§5.1, §9.2)', async () => {
+    t.sim.knobs.throttleNext = 2;
+    t.sim.knobs.retryAfterSeconds = 0.01;
+    const raw = await t.call('GET', `users/${upn}/contacts`);
+    expect(raw.status).toBe(429);
+    expect(raw.headers.get('retry-after')).toBe('0.01');
+    const err = raw.body['error'] as JsonRecord;
+    expect(err['code']).toBe('TooManyRequests');
+    expect((err['innerError'] as JsonRecord)['status']).toBe('429');
+    const page = (await t.sdk().api(`/users/${upn}/contacts`).get()) as JsonRecord;
+    expect(page['value']).toEqual([]);
+    expect(t.sim.requestLog.list({ mailbox: upn, kind: 'contacts.list' }).map((e) => e.status)).toEqual([429, 429, 200]);
+  });
+
+  it('503/504 injection with and without Retry-After; the SDK retries 503 and gives up after maxRetries (§5.1, §9.2)', async () => {
+    t.sim.knobs.serverErrorNext = 1;
+    t.sim.knobs.serverErrorRetryAfter = 0.01;
+    const r503 = await t.call('GET', `users/${upn}`);
+    expect([r503.status, r503.headers.get('retry-after')]).toEqual([503, '0.01']);
+    t.sim.knobs.serverErrorNext = 1;
+    t.sim.knobs.serverErrorStatus = 504;
+    t.sim.knobs.serverErrorRetryAfter = null;
+    const r504 = await t.call('GET', `users/${upn}`);
+    expect([r504.status, r504.headers.get('retry-after')]).toEqual([504, null]);
+    t.sim.requestLog.reset();
+    t.sim.knobs.serverErrorNext = 5;
+    t.sim.knobs.serverErrorStatus = 503;
+    t.sim.knobs.serverErrorRetryAfter = 0;
+    const failure = await t.sdk({ maxRetries: 2 }).api(`/users/${upn}/contacts`).get().catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(GraphError);
+    expect((failure as GraphError).statusCode).toBe(503);
+    expect(t.sim.requestLog.count({ mailbox: upn, kind: 'contacts.list' })).toBe(3);
+  });
+
+  it('per-mailbox request budget: the request past the limit gets 429; other mailboxes are unaffected (§5.2)', async () => {
+    t.sim.knobs.requestBudget = { limit: 3, windowSeconds: 600 };
+    const other = `other${n}@contoso.test`;
+    t.sim.control.createUser(other);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await t.call('GET', `users/${upn}/contacts`)).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect((await t.call('GET', `users/${other}/contacts`)).status).toBe(200);
+    // the window frees up as simulated time passes
+    t.sim.control.advanceClock(601_000);
+    expect((await t.call('GET', `users/${upn}/contacts`)).status).toBe(200);
+  });
+
+  it('4 concurrent requests per mailbox: the fifth in flight gets 429 MailboxConcurrency (§5.2)', async () => {
+    t.sim.knobs.concurrencyLimit = 4;
+    t.sim.knobs.latencyMs = 150;
+    const results = await Promise.all(Array.from({ length: 6 }, () => t.call('GET', `users/${upn}/contacts`)));
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+    const throttled = results.find((r) => r.status === 429);
+    expect(((throttled?.body['error'] as JsonRecord)['message'])).toBe('Application is over its MailboxConcurrency limit.');
+  });
+
+  it('conflictNextPatch: 412 ErrorIrresolvableConflict on a PATCH without If-Match ([R] §8)', async () => {
+    const c = await t.call('POST', `users/${upn}/contacts`, { body: { givenName: 'x' } });
+    t.sim.knobs.conflictNextPatch = 1;
+    const patch = await t.call('PATCH', `users/${upn}/contacts/${encodeURIComponent(String(c.body['id']))}`, { body: { givenName: 'y' } });
+    expect(patch.status).toBe(412);
+    expect((patch.body['error'] as JsonRecord)['code']).toBe('ErrorIrresolvableConflict');
+    expect((await t.call('PATCH', `users/${upn}/contacts/${encodeURIComponent(String(c.body['id']))}`, { body: { givenName: 'y' } })).status).toBe(200);
+  });
+});
