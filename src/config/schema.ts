@@ -82,7 +82,7 @@ type Field<T> = z.ZodType<T, z.ZodTypeDef, string | undefined>;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DOMAIN = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 const MAILBOX = /^[^\s@,;"<>()[\]\\]+@([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+const isLoopback = (hostname: string) => hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
 
 function required<T>(field: Field<T>): Field<T> {
   return input.superRefine((value, ctx) => {
@@ -156,7 +156,7 @@ const endpoint: Field<string> = z.string().transform((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: 'must be a URL such as https://host' });
     return z.NEVER;
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
     ctx.addIssue({ code: 'custom', message: 'must use https (plain http is allowed only for localhost simulators)' });
     return z.NEVER;
   }

@@ -57,8 +57,8 @@ export function mergeFieldsOf(fields: readonly FieldDescriptor[]): MergeField[] 
 /** The named fields plus every field written in the same unit (group) on that side. */
 function withGroups(fields: readonly FieldDescriptor[], names: readonly string[], side: 'outlook' | 'crm'): FieldDescriptor[] {
   const wanted = new Set(names);
-  const groups = new Set(fields.filter((f) => wanted.has(f.field) && f.group).map((f) => f.group));
   const skip = side === 'outlook' ? 'outlook-to-crm' : 'crm-to-outlook';
+  const groups = new Set(fields.filter((f) => wanted.has(f.field) && f.group && directionOf(f) !== skip).map((f) => f.group));
   return fields.filter((f) => (wanted.has(f.field) || (f.group !== undefined && groups.has(f.group))) && directionOf(f) !== skip);
 }
 

@@ -12,6 +12,7 @@ import {
   readOutlookValues,
 } from './fields';
 import { activeFields, DEFAULT_PRODUCT_GUID, directionOf, mappingFor, type FieldDescriptor, type KindMapping } from './mappings';
+import { PARTY_ORGANIZER } from './mappings/appointment';
 import { merge } from './merge';
 import type { CrmRecord, FieldValues, JsonValue, MappingRow, OutlookItem, TrackedVia } from './model';
 import { sameValue } from './normalize';
@@ -225,6 +226,12 @@ function createInCrm(p: Prepared, item: OutlookItem, idempotencyKey: string, rea
 }
 
 function createInOutlook(p: Prepared, record: CrmRecord): Plan {
+  // An event created in this mailbox is organized by it and Graph invites its attendees: a meeting someone else
+  // organizes reaches this calendar through that organizer's invitation, not through this mailbox's sync.
+  const organizer = record.parties.find((party) => party.participationTypeMask === PARTY_ORGANIZER)?.party;
+  if (p.context.kind === 'appointment' && organizer && !(organizer.entity === 'systemuser' && organizer.id === p.context.ownerCrmUserId)) {
+    return plain('crm-appointment-organized-by-other');
+  }
   const values = readCrmValues(p.mapping, p.fields, record);
   const writable = p.fields.filter((f) => directionOf(f) !== 'outlook-to-crm');
   const write = buildOutlookWrite(writable, nonNullFields(values, writable), values, p.productGuid) ?? { data: {} };
@@ -246,7 +253,8 @@ function fieldsOfOutlookIn(p: Prepared, item: OutlookItem): FieldValues {
  * Merges a pair that exists on both sides. `row` null: first link (no baseline). `reason` null: derive it from what
  * changed. E-mail fields marked createOnly do not sync after creation: they follow Outlook and are never written.
  */
-function syncPair(p: Prepared, item: OutlookItem, record: CrmRecord, row: MappingRow | null, trackedVia: TrackedVia, reason: string | null): Plan {
+function syncPair(prepared: Prepared, item: OutlookItem, record: CrmRecord, row: MappingRow | null, trackedVia: TrackedVia, reason: string | null): Plan {
+  const p = prepared.mapping.forItem ? { ...prepared, fields: prepared.mapping.forItem(prepared.fields, item.data) } : prepared;
   const { context } = p;
   const o = readOutlookValues(p.mapping, p.fields, item, p.productGuid);
   const c = readCrmValues(p.mapping, p.fields, record);

@@ -206,6 +206,12 @@ describe('configuration', () => {
       expect(config({ ...BASE, OCS_TENANT_ID: 'contoso.onmicrosoft.com' }).app.tenantId).toBe('contoso.onmicrosoft.com');
     });
 
+    it('the CRM kind is dataverse (any case); anything else is a problem', () => {
+      expect(config({ ...BASE, OCS_CRM_KIND: 'Dataverse' }).crm.kind).toBe('dataverse');
+      expect(problems({ ...BASE, OCS_CRM_KIND: 'salesforce' })).toEqual(['OCS_CRM_KIND (CRM kind): must be one of dataverse']);
+      expect(problems({ ...BASE, OCS_CRM_TENANT_ID: 'contoso.onmicrosoft.com' })).toEqual(['OCS_CRM_TENANT_ID (CRM tenant id): is set but OCS_CRM_CLIENT_ID is not']);
+    });
+
     it('the CRM uses the main app registration unless a separate one is set', () => {
       const separate = config({ ...BASE, OCS_CRM_CLIENT_ID: '99999999-8888-7777-6666-555555555555', OCS_CRM_CLIENT_SECRET: 'crm-secret' });
       expect(separate.crm.app.clientId).toBe('99999999-8888-7777-6666-555555555555');
@@ -215,6 +221,7 @@ describe('configuration', () => {
 
     it('endpoints: https anywhere (national clouds), http only on loopback (simulators), origin only', () => {
       expect(config({ ...BASE, OCS_GRAPH_BASE_URL: 'https://graph.microsoft.us/' }).graph.baseUrl).toBe('https://graph.microsoft.us');
+      expect(config({ ...BASE, OCS_CRM_URL: 'http://127.0.0.2:8080' }).crm.url).toBe('http://127.0.0.2:8080');
       expect(config({ ...BASE, OCS_GRAPH_BASE_URL: 'http://127.0.0.1:4443', OCS_AUTHORITY_HOST: 'http://localhost:4444' }).graph).toMatchObject({
         baseUrl: 'http://127.0.0.1:4443',
         authorityHost: 'http://localhost:4444',

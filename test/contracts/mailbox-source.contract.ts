@@ -221,7 +221,13 @@ export function describeMailboxSourceContract(name: string, setup: () => Promise
       const tracked = await h.world.create('contact', 'contacts', {
         givenName: 'Ada',
         categories: ['Personal', h.categoryName.toUpperCase()],
-        ...stamped('crm-1', true),
+        singleValueExtendedProperties: [
+          { id: props.tracked, value: 'true' },
+          { id: props.crmId, value: 'crm-1' },
+          // DESIGN.md §7: business fax travels as a MAPI property; someone else's property is not expanded.
+          { id: 'String 0x3A24', value: '+49 30 1234' },
+          { id: 'String {00020329-0000-0000-C000-000000000046} Name Unrelated', value: 'x' },
+        ],
       });
       const plain = await h.world.create('contact', 'contacts', { givenName: 'Bob', categories: ['Personal'] });
       const ev = await h.world.create('appointment', 'calendar', { ...event('Review', 2), ...stamped('crm-2', true) });
@@ -256,6 +262,8 @@ export function describeMailboxSourceContract(name: string, setup: () => Promise
       expect(items.get(removed)).toBeNull();
       const ada = items.get(tracked) as OutlookItem;
       expect(ada.data.givenName).toBe('Ada');
+      const expanded = (ada.data.singleValueExtendedProperties as { id: string; value: string }[]).map((p) => p.value).sort();
+      expect(expanded).toEqual(['+49 30 1234', 'crm-1', 'true']);
       expect(typeof ada.lastModified).toBe('string');
       expect(ada.changeKey).not.toBeNull();
     });

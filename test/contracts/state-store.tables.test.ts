@@ -1,4 +1,6 @@
-import type { TableServiceClientOptions } from '@azure/data-tables';
+import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
+import { mailboxPartitionKey } from '../../src/adapters/tables/rules';
+import { changeKey, mappingKey } from '../../src/adapters/tables/rows';
 import { TableStateStore } from '../../src/adapters/tables/state-store';
 import { startAzurite, type AzuriteInstance } from '../support/azurite';
 import { describeStateStoreContract } from './state-store.contract';
@@ -33,4 +35,36 @@ describeStateStoreContract('Azure Table Storage (Azurite)', async () => {
     clientOptions: { additionalPolicies: [{ policy: countBatches, position: 'perCall' }] },
   });
   return { store, transactions: () => transactions };
+});
+
+describe('TableStateStore tombstones', () => {
+  // commit.ts: conditional deletes are written as tombstones inside the transaction and removed afterwards; one left
+  // behind (a crash between the two) must read as absent and must not block a later insert or change.
+  it('a leftover tombstone reads as absent and is stepped over by inserts and new changes', async () => {
+    const mailbox = 'alice@contoso.example';
+    const store = new TableStateStore({ connection: { connectionString: azurite.connectionString }, tablePrefix: 'Tomb' });
+    await store.countChanges(mailbox); // creates the tables
+    const table = TableClient.fromConnectionString(azurite.connectionString, 'TombSyncState', { allowInsecureConnection: true });
+    const partitionKey = mailboxPartitionKey(mailbox);
+    for (const rowKey of [mappingKey('m1'), changeKey('k1'), changeKey('k2')]) await table.createEntity({ partitionKey, rowKey, deleted: true });
+
+    expect(await store.getMapping(mailbox, 'm1')).toBeNull();
+    expect(await store.getChange(mailbox, 'k1')).toBeNull();
+    expect(await store.countChanges(mailbox)).toBe(0);
+    const listed: unknown[] = [];
+    for await (const row of store.listMappings(mailbox)) listed.push(row);
+    expect(listed).toEqual([]);
+
+    const [inserted, deletedNothing] = await store.commit(mailbox, [
+      { mapping: { put: { mapId: 'm1', kind: 'contact', outlookId: 'o1', crmId: 'c1', state: 'linked', trackedVia: 'crm', baseline: {}, baselineHash: 'h', outlookVersion: null, crmVersion: null, visitedEpoch: 3, verifiedAt: null } } },
+      { deleteChange: { key: 'k2' } },
+    ]);
+    expect(inserted?.ok).toBe(true);
+    expect(deletedNothing?.ok).toBe(true);
+    expect((await store.findMappingByOutlookId(mailbox, 'contact', 'o1'))?.visitedEpoch).toBe(3);
+
+    await store.recordChanges(mailbox, [{ key: 'k1', kind: 'contact', mapId: null, side: 'crm', change: 'deleted', at: '2026-01-01T00:00:00Z' }]);
+    expect(await store.getChange(mailbox, 'k1')).toMatchObject({ crmChange: 'deleted', outlookChange: null, attempts: 0 });
+    expect(await store.countChanges(mailbox)).toBe(1);
+  });
 });

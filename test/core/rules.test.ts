@@ -218,3 +218,33 @@ describe('DESIGN.md §2 tracking', () => {
     expect(p.outlook).toEqual({ type: 'update', write: null, tracking: { marker: true, category: true, crmId: 'c-appointment-1' } });
   });
 });
+
+describe('meetings organized by someone else', () => {
+  test('a CRM appointment organized by another user is not created in this mailbox (no invitations sent from it)', () => {
+    const input = planInput('appointment', 'absent', 'inScope', 'none');
+    const byOther = withCrm(input, (r) => ({
+      ...r,
+      parties: r.parties.map((p) => (p.participationTypeMask === 7 ? { ...p, party: { entity: 'systemuser' as const, id: 'someone-else' } } : p)),
+    }));
+    expect(summary(plan(byOther))).toEqual(['crm-appointment-organized-by-other', 'none', 'none', 'keep']);
+    expect(summary(plan(input))).toEqual(['crm-in-scope-create-in-outlook', 'create', 'none', 'put:linked']);
+  });
+
+  test("on an attendee's copy (isOrganizer false) the attendee list only travels to the CRM", () => {
+    const input = planInput('appointment', 'tracked', 'inScope', 'linked');
+    if (input.outlook.state !== 'present') throw new Error('fixture');
+    const extra = { participationTypeMask: 6, address: 'new@contoso.com', party: null };
+    const crmAdded = withCrm(input, (r) => ({ ...r, parties: [...r.parties, extra], modifiedOn: '2026-06-02T00:00:00Z' }));
+    const attendeeCopy = { ...crmAdded, outlook: { state: 'present' as const, item: { ...input.outlook.item, data: { ...input.outlook.item.data, isOrganizer: false } } } };
+    const p = plan(attendeeCopy);
+    // The CRM-side addition is not pushed to the attendee's copy; the copy's list is written back to the CRM.
+    expect(p.outlook.type).toBe('none');
+    expect(p.crm.type).toBe('update');
+    if (p.crm.type !== 'update') return;
+    expect(p.crm.write.parties?.map((x) => x.address)).toEqual(['ann@contoso.com', 'me@contoso.com']);
+    // On the organizer's copy the same CRM change reaches Outlook.
+    const organizerCopy = plan(crmAdded);
+    expect(organizerCopy.outlook.type).toBe('update');
+    expect(organizerCopy.crm.type).toBe('none');
+  });
+});

@@ -248,7 +248,8 @@ export class GraphMailboxSource implements MailboxSource {
         const index = Number(response.id) - 1;
         if (!pending.includes(index)) continue;
         if (response.status >= 200 && response.status < 300) {
-          results[index] = response.body ?? null;
+          // A success without a body is not "gone": leave it undefined so the item fails alone.
+          results[index] = response.body === undefined || response.body === null ? undefined : response.body;
         } else if (response.status === 404) {
           results[index] = null;
         } else if (RETRYABLE_STATUSES.has(response.status)) {
@@ -435,7 +436,7 @@ export class GraphMailboxSource implements MailboxSource {
 
   private async deleteTolerant(mailbox: string, url: string): Promise<void> {
     try {
-      await this.client(mailbox).api(url).delete();
+      await this.client(mailbox).api(url).header('Prefer', this.prefer('contact')).delete();
     } catch (error) {
       if (error instanceof GraphError && error.statusCode === 404) return; // already gone counts as deleted
       throw translateGraphError(error);
@@ -451,7 +452,7 @@ export class GraphMailboxSource implements MailboxSource {
     const exists = page.value.some((raw) => masterCategorySchema.safeParse(raw).data?.displayName.toLowerCase() === wanted);
     if (exists) return;
     try {
-      await this.client(mailbox).api(url).post({ displayName: categoryName, color: this.options.categoryColor ?? 'preset7' });
+      await this.client(mailbox).api(url).header('Prefer', this.prefer('contact')).post({ displayName: categoryName, color: this.options.categoryColor ?? 'preset7' });
     } catch (error) {
       // §4: displayName is unique; a 409 means someone created it meanwhile, which is what we wanted.
       if (error instanceof GraphError && error.statusCode === 409) return;

@@ -105,14 +105,7 @@ export class MemoryStateStore implements StateStore {
   async commit(mailbox: string, units: readonly CommitUnit[]): Promise<CommitResult[]> {
     const partition = this.partition(mailbox);
     const results: CommitResult[] = [];
-    const packable = units.map((unit) => {
-      try {
-        return { rowKeys: this.unitRowKeys(partition, unit), bytes: 0 };
-      } catch {
-        return { rowKeys: [], bytes: 0 };
-      }
-    });
-    this.transactions += packUnits(packable.filter((unit) => unit.rowKeys.length > 0)).length;
+    this.transactions += packUnits(units.map((unit) => ({ rowKeys: this.unitRowKeys(partition, unit), bytes: 0 })).filter((u) => u.rowKeys.length > 0)).length;
     for (const unit of units) {
       try {
         results.push(this.applyUnit(partition, unit));
@@ -246,7 +239,16 @@ export class MemoryStateStore implements StateStore {
     for (const index of indexKeys(current.value.row)) writes.set(index, null);
   }
 
+  /** The rows a unit touches, for counting the transactions it would need; a malformed unit touches none. */
   private unitRowKeys(partition: Partition, unit: CommitUnit): string[] {
+    try {
+      return this.rowsTouched(partition, unit);
+    } catch {
+      return [];
+    }
+  }
+
+  private rowsTouched(partition: Partition, unit: CommitUnit): string[] {
     const keys: string[] = [];
     if (unit.mapping) {
       const row = 'put' in unit.mapping ? unit.mapping.put : unit.mapping.remove;

@@ -37,6 +37,9 @@ interface PreparedUnit {
   bytes: number;
 }
 
+/** Reads while preparing units, and tombstone clean-up deletes, run this many at a time. */
+const PREPARE_CONCURRENCY = 16;
+
 export class TableCommit {
   private readonly results = new Map<number, CommitResult>();
   private readonly tombstones: { rowKey: string; etag: string }[] = [];
@@ -48,7 +51,7 @@ export class TableCommit {
 
   async run(units: readonly CommitUnit[]): Promise<CommitResult[]> {
     for (const segment of segments(units)) {
-      const prepared = await Promise.all(segment.map((index) => this.prepareOrFail(index, units[index] as CommitUnit, false)));
+      const prepared = await mapLimited(segment, PREPARE_CONCURRENCY, (index) => this.prepareOrFail(index, units[index] as CommitUnit, false));
       await this.submitAll(prepared.filter((unit): unit is PreparedUnit => unit !== null), units);
     }
     await this.removeTombstones();
@@ -69,16 +72,19 @@ export class TableCommit {
     let isolate = false;
     while (pending.length > 0) {
       const transactions = isolate ? pending.map((_, i) => [i]) : packUnits(pending.map((u) => ({ rowKeys: u.ops.map((o) => o.rowKey), bytes: u.bytes })));
-      const again: PreparedUnit[] = [];
-      let unattributed = false;
-      for (const members of transactions) {
-        const batch = members.map((i) => pending[i] as PreparedUnit);
-        const retry = await this.submit(batch, units);
-        if (retry.unattributed) unattributed = true;
-        again.push(...retry.units);
+      const members = (t: number) => (transactions[t] ?? []).map((i) => pending[i] as PreparedUnit);
+      let rest: PreparedUnit[] = [];
+      isolate = false;
+      for (let t = 0; t < transactions.length; t++) {
+        const retry = await this.submit(members(t), units);
+        if (retry.units.length > 0) {
+          // Units commit in order: later transactions wait until the innocent units of the failed one are in.
+          rest = [...retry.units, ...transactions.slice(t + 1).flatMap((_, k) => members(t + 1 + k))];
+          isolate = retry.unattributed;
+          break;
+        }
       }
-      isolate = unattributed;
-      pending = again;
+      pending = rest;
     }
   }
 
@@ -86,7 +92,8 @@ export class TableCommit {
   private async submit(batch: PreparedUnit[], units: readonly CommitUnit[]): Promise<{ units: PreparedUnit[]; unattributed: boolean }> {
     const ops = batch.flatMap((unit) => unit.ops);
     try {
-      const response = await this.client.submitTransaction(ops.map((op) => op.action));
+      // A unit can have nothing to do (deleting a change row that is not there): no transaction for it.
+      const response = ops.length === 0 ? { subResponses: [] } : await this.client.submitTransaction(ops.map((op) => op.action));
       let offset = 0;
       for (const unit of batch) {
         this.succeeded(unit, response.subResponses.slice(offset, offset + unit.ops.length).map((r) => r.etag));
@@ -94,22 +101,16 @@ export class TableCommit {
       }
       return { units: [], unattributed: false };
     } catch (error) {
-      const failedOp = failingOperation(error);
       const status = statusOf(error);
-      const transient = status === undefined || status === 408 || status === 429 || status >= 500;
-      if (transient || (failedOp === null && batch.length === 1)) {
+      if (status === undefined || status === 408 || status === 429 || status >= 500) {
         for (const unit of batch) await this.failed(unit, error, units);
         return { units: [], unattributed: false };
       }
-      if (failedOp === null) return { units: batch, unattributed: true };
-      let offset = 0;
-      const innocent: PreparedUnit[] = [];
-      for (const unit of batch) {
-        if (failedOp >= offset + 1 && failedOp < offset + 1 + unit.ops.length) await this.failed(unit, error, units);
-        else innocent.push(unit);
-        offset += unit.ops.length;
-      }
-      return { units: innocent, unattributed: false };
+      const culprit = batch.length === 1 ? batch[0] : culpritOf(batch, failingOperation(error));
+      // Every pass either fails a unit or isolates the units, so the loop in submitAll always ends.
+      if (culprit === undefined) return { units: batch, unattributed: true };
+      await this.failed(culprit, error, units);
+      return { units: batch.filter((unit) => unit !== culprit), unattributed: false };
     }
   }
 
@@ -135,8 +136,11 @@ export class TableCommit {
 
   private async removeTombstones(): Promise<void> {
     // Best effort: a tombstone left behind (crash, lost race with a newer change) reads as absent.
-    await Promise.all(
-      this.tombstones.map(({ rowKey, etag }) => this.client.deleteEntity(this.partitionKey, rowKey, { etag }).catch(() => undefined)),
+    await mapLimited(this.tombstones, PREPARE_CONCURRENCY, ({ rowKey, etag }) =>
+      this.client.deleteEntity(this.partitionKey, rowKey, { etag }).then(
+        () => undefined,
+        () => undefined,
+      ),
     );
   }
 }
@@ -177,6 +181,17 @@ function declaredRowKeys(unit: CommitUnit): string[] {
   if (unit.deleteChange) keys.push(changeKey(unit.deleteChange.key));
   if (unit.putChange) keys.push(changeKey(unit.putChange.key));
   return keys;
+}
+
+/** The unit owning the operation a failed transaction names, if the error names one. */
+function culpritOf(batch: readonly PreparedUnit[], failedOp: number | null): PreparedUnit | undefined {
+  if (failedOp === null) return undefined;
+  let offset = 0;
+  for (const unit of batch) {
+    if (failedOp < offset + unit.ops.length) return unit;
+    offset += unit.ops.length;
+  }
+  return undefined;
 }
 
 /** `<index>:<message>`: the operation a failed entity group transaction names. */
@@ -258,3 +273,15 @@ async function planDeleteChange(
   return [{ action: ['update', { partitionKey, rowKey, deleted: true }, 'Replace', { etag }], rowKey, tombstone: true }];
 }
 
+async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

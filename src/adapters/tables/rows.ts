@@ -226,8 +226,10 @@ export class SmallestN<T> {
   }
 }
 
+export type VerifiedKey = Pick<MappingRow, 'mapId' | 'verifiedAt'>;
+
 /** Never-verified first, then oldest verifiedAt; mapId breaks ties so both adapters agree. */
-export function compareVerified(a: MappingRow, b: MappingRow): number {
+export function compareVerified(a: VerifiedKey, b: VerifiedKey): number {
   if (a.verifiedAt !== b.verifiedAt) {
     if (a.verifiedAt === null) return -1;
     if (b.verifiedAt === null) return 1;

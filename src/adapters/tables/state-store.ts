@@ -29,6 +29,7 @@ import {
 } from './rules';
 import {
   SmallestN,
+  type VerifiedKey,
   changeColumns,
   changeKey,
   coalesceRecords,
@@ -98,9 +99,15 @@ export class TableStateStore implements StateStore {
   }
 
   async oldestVerified(mailbox: string, limit: number): Promise<MappingRow[]> {
-    const oldest = new SmallestN<MappingRow>(limit, compareVerified);
-    for await (const row of this.listMappings(mailbox)) oldest.add(row);
-    return oldest.result();
+    // Scan only the two columns that order the rows, then read the few chosen ones in full (baselines can be large).
+    const oldest = new SmallestN<VerifiedKey>(limit, compareVerified);
+    for await (const entity of this.queryRows(mailbox, 'mapping', '', ['mapId', 'verifiedAt', 'deleted'])) {
+      if (typeof entity.mapId !== 'string') throw new InvariantError('stored mapping has no mapId');
+      oldest.add({ mapId: entity.mapId, verifiedAt: typeof entity.verifiedAt === 'string' ? entity.verifiedAt : null });
+    }
+    const rows = await Promise.all(oldest.result().map((key) => this.getMapping(mailbox, key.mapId)));
+    // A row removed between the scan and the read is simply not returned.
+    return rows.filter((row): row is MappingRow => row !== null);
   }
 
   async recordChanges(mailbox: string, changes: readonly ChangeRecord[]): Promise<void> {
@@ -211,9 +218,10 @@ export class TableStateStore implements StateStore {
     await this.ready();
     const summaries: RunSummary[] = [];
     if (limit <= 0) return summaries;
+    const pages = this.runs.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } }).byPage({ maxPageSize: Math.min(limit, 1000) });
     try {
-      for await (const entity of this.runs.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}` } })) {
-        summaries.push(runSummarySchema.parse(decodeLargeJson('summary', entity)));
+      for await (const page of pages) {
+        for (const entity of page) if (summaries.length < limit) summaries.push(runSummarySchema.parse(decodeLargeJson('summary', entity)));
         if (summaries.length >= limit) break;
       }
     } catch (error) {

@@ -206,6 +206,12 @@ export const appointmentMapping = defineKind({
       },
     },
   ],
+  // Only the organizer's copy owns the attendee list; writing it on an attendee's copy would be overwritten by the
+  // organizer's next update (and on an organizer's copy, Graph sends updates to the attendees).
+  forItem: (fields, data) =>
+    data.isOrganizer === false
+      ? fields.map((f) => (f.group === 'parties' && f.direction === undefined ? { ...f, direction: 'outlook-to-crm' as const } : f))
+      : [...fields],
   derive: (values) => {
     const allDay = values.isAllDay === true;
     for (const key of ['start', 'end'] as const) {

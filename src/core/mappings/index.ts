@@ -94,7 +94,10 @@ export function applyMappingOverrides(kind: ItemKind, overrides: unknown, base: 
       errors.push(`${where}: unknown field "${raw.field}" (known: ${[...byName.keys()].join(', ')})`);
       return;
     }
-    if (seen.has(raw.field)) errors.push(`${where}: field "${raw.field}" is overridden twice`);
+    if (seen.has(raw.field)) {
+      errors.push(`${where}: field "${raw.field}" is overridden twice`);
+      return;
+    }
     seen.add(raw.field);
     let result: FieldDescriptor | null = field;
     if (raw.direction !== undefined) {

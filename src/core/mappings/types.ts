@@ -63,6 +63,11 @@ export interface KindMapping {
    * Applied to what is read from each side and to the merged result, so derived values never disagree.
    */
   derive?: (values: Record<string, JsonValue>) => void;
+  /**
+   * Adjusts the fields for one existing Outlook item (an attendee's copy of a meeting cannot change its attendee
+   * list: there, the list only travels to the CRM).
+   */
+  forItem?: (fields: readonly FieldDescriptor[], data: JsonObject) => FieldDescriptor[];
 }
 
 export function defineKind(mapping: KindMapping): KindMapping {

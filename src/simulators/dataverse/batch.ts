@@ -2,7 +2,7 @@
 // application/http parts and change sets (nested multipart/mixed), each part an HTTP/1.1 request.
 import { randomUUID } from 'node:crypto';
 import { badRequest } from './errors';
-import { STATUS_TEXT, type SimResponse } from './request';
+import { API_PATH, STATUS_TEXT, type SimResponse } from './request';
 
 export interface BatchRequestPart {
   contentId: string | null;
@@ -117,4 +117,106 @@ export function serializeBatchResponse(items: BatchResponseItem[]): { boundary: 
   }
   chunks.push(`--${boundary}--`, '');
   return { boundary, body: chunks.join('\r\n') };
+}
+
+/** A URL in a batch part, relative to the Web API root: absolute URLs, absolute paths and relative paths are allowed. */
+export function relativePath(url: string): string {
+  const index = url.indexOf(API_PATH);
+  if (index >= 0) return url.slice(index + API_PATH.length);
+  return url.replace(/^\/+/, '');
+}
+
+function undeclared(reference: string) {
+  return badRequest(`Content-ID Reference: '${reference}' does not exist in the batch context.`);
+}
+
+/** `$n` at the start of a part's URL stands for the entity created by part n of the same change set (§2.6). */
+export function resolveContentIdUrl(path: string, contentIds: ReadonlyMap<string, string>): string {
+  const m = /^\$([A-Za-z0-9_-]+)(.*)$/.exec(path);
+  if (!m || m[1] === 'batch') return path;
+  const target = contentIds.get(m[1] as string);
+  if (!target) throw undeclared(`$${m[1]}`);
+  return relativePath(target) + (m[2] ?? '');
+}
+
+/** `"…@odata.bind": "$n"` in a part's body, at any depth (deep-inserted parties included). */
+export function resolveContentIdBody(body: string, contentIds: ReadonlyMap<string, string>): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw badRequest('The request body is not valid JSON.', '0x80048d19');
+  }
+  const visit = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(visit);
+    if (typeof value !== 'object' || value === null) return value;
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+      if (key.endsWith('@odata.bind') && typeof v === 'string' && /^\$[A-Za-z0-9_-]+$/.test(v)) {
+        const target = contentIds.get(v.slice(1));
+        if (!target) throw undeclared(v);
+        out[key] = `/${relativePath(target)}`;
+      } else out[key] = visit(v);
+    }
+    return out;
+  };
+  return JSON.stringify(visit(parsed));
+}
+
+export interface BatchRunOptions {
+  maxRequests: number;
+  continueOnError: boolean;
+  /** Runs a change set atomically: a throw undoes its writes. */
+  transaction: <T>(work: () => T) => T;
+  /** Runs one part; records what `$n` stands for in `contentIds` when the part created an entity. */
+  runPart: (part: BatchRequestPart, contentIds: Map<string, string>) => SimResponse;
+}
+
+class ChangeSetFailed extends Error {}
+
+/**
+ * §2.6: requests run in order; a change set is all or nothing and answers with the failing request alone; the batch
+ * stops at the first failure unless `odata.continue-on-error`; at most 1,000 requests; no GET inside a change set.
+ */
+export function runBatch(items: BatchItem[], options: BatchRunOptions): BatchResponseItem[] {
+  const total = items.reduce((n, item) => n + (item.kind === 'request' ? 1 : item.requests.length), 0);
+  if (total > options.maxRequests) {
+    throw badRequest(`The number of requests in the batch (${total}) exceeds the limit of ${options.maxRequests}.`);
+  }
+  for (const item of items) {
+    if (item.kind === 'changeset' && item.requests.some((r) => r.method.toUpperCase() === 'GET')) {
+      throw badRequest('A GET request cannot be part of a change set.');
+    }
+  }
+  const results: BatchResponseItem[] = [];
+  for (const item of items) {
+    if (item.kind === 'request') {
+      const response = options.runPart(item.request, new Map());
+      results.push({ kind: 'response', response, contentId: item.request.contentId });
+      if (response.status >= 400 && !options.continueOnError) break;
+      continue;
+    }
+    const contentIds = new Map<string, string>();
+    const responses: { response: SimResponse; contentId: string | null }[] = [];
+    let failed: { response: SimResponse; contentId: string | null } | null = null;
+    try {
+      options.transaction(() => {
+        for (const part of item.requests) {
+          const response = options.runPart(part, contentIds);
+          if (response.status >= 400) {
+            failed = { response, contentId: part.contentId };
+            throw new ChangeSetFailed();
+          }
+          responses.push({ response, contentId: part.contentId });
+        }
+      });
+    } catch (error) {
+      if (!(error instanceof ChangeSetFailed)) throw error;
+    }
+    if (failed) {
+      results.push({ kind: 'response', ...(failed as { response: SimResponse; contentId: string | null }) });
+      if (!options.continueOnError) break;
+    } else results.push({ kind: 'changeset', responses });
+  }
+  return results;
 }

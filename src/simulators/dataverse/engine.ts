@@ -2,11 +2,20 @@
 // `$batch` (§2.6), service protection (§3), impersonation (§5) and the request log. Handlers are synchronous over
 // the in-memory store, so a change set runs without interleaving and can be undone as a unit.
 import { randomUUID } from 'node:crypto';
-import { parseBatch, boundaryOf, serializeBatchResponse, type BatchRequestPart, type BatchResponseItem } from './batch';
+import {
+  boundaryOf,
+  parseBatch,
+  relativePath,
+  resolveContentIdBody,
+  resolveContentIdUrl,
+  runBatch,
+  serializeBatchResponse,
+  type BatchRequestPart,
+} from './batch';
 import { CODES, DataverseError, MESSAGES, badRequest, notFound, unknownQueryProperty } from './errors';
-import { evaluateFilter, filterProperties, parseFilter, type FilterNode } from './filter';
+import { compilePredicate, evaluateFilter, filterProperties, parseFilter, type Predicate } from './filter';
 import type { DataverseKnobs } from './knobs';
-import { GUID_RE, Records, isoNow, type Actor, type AnnotationFilter, type ExpandSpec } from './records';
+import { GUID_RE, Records, type Actor, type AnnotationFilter, type ExpandSpec } from './records';
 import {
   annotationMatcher,
   emptyResponse,
@@ -18,9 +27,9 @@ import {
 } from './request';
 import type { TableDef } from './schema';
 import { lookupOfValueProperty, tableByName, tableBySet } from './schema';
-import { DataverseStore, firstAfter, type Row, type TableStore } from './store';
-
-export const API_PATH = '/api/data/v9.2/';
+import { ServiceProtection } from './protection';
+import { DataverseStore, type Row } from './store';
+import { ChangeFeed, type TrackingCursor } from './tracking';
 
 export type RequestKind =
   | 'create'
@@ -64,7 +73,6 @@ interface Context {
   prefer: Preferences;
   annotate: AnnotationFilter;
   headers: Record<string, string>;
-  viaBatch: boolean;
 }
 
 /** Paging state carried inside the opaque `$skiptoken` cookie. */
@@ -73,28 +81,33 @@ interface PageState {
   afterSeq?: number;
   offset?: number;
   /** Change tracking reads. */
-  tracking?: { since: number; upto: number; initial: boolean; phase: 'upserts' | 'deletes'; after: number };
+  tracking?: TrackingCursor;
   page: number;
   pageSize: number;
 }
+
+/** `@odata.bind` values are used as sent; `$n` Content-ID references were resolved by the batch runner. */
+const asIs = (reference: string): string => reference;
 
 const UNSUPPORTED_WITH_TRACKING = ['$filter', '$orderby', '$expand', '$top'] as const;
 
 export class DataverseEngine {
   readonly store: DataverseStore;
   readonly records: Records;
+  private readonly changes: ChangeFeed;
+  private readonly protection: ServiceProtection;
   readonly log: RequestLogEntry[] = [];
   clockOffsetMs = 0;
   readonly applicationUserId: string;
   readonly organizationId = randomUUID();
   readonly businessUnitId = randomUUID();
-  /** Accepted request times per budget holder (§3 sliding window). */
-  private readonly requestWindows = new Map<string, { times: number[]; head: number }>();
   apiBase = '';
 
   constructor(readonly knobs: DataverseKnobs) {
     this.store = new DataverseStore(() => this.now());
     this.records = new Records(this.store, () => this.knobs, () => this.now());
+    this.changes = new ChangeFeed(this.store, () => this.knobs, () => this.now());
+    this.protection = new ServiceProtection(() => this.knobs, () => this.now());
     this.applicationUserId = this.seedUser({
       fullname: '# outlook-crm-sync',
       internalemailaddress: null,
@@ -166,15 +179,22 @@ export class DataverseEngine {
     let kind: RequestKind = 'other';
     let actorId: string | null = null;
     let response: SimResponse;
+    let routeError: unknown = null;
     try {
-      this.syncOrganization();
       route = this.route(request.path);
       kind = this.kindOf(request, route);
+    } catch (error) {
+      routeError = error;
+    }
+    try {
+      this.syncOrganization();
+      // Authentication comes first: an unauthenticated caller learns nothing about the URL.
       this.authenticate(request);
-      this.checkFaults(request, route);
-      const context = this.context(request.headers, false);
+      if (routeError !== null || route === null) throw routeError;
+      this.protection.checkFaults(request.method, route.table?.entitySet ?? null);
+      const context = this.context(request.headers);
       actorId = context.actor.callerId;
-      const debugHeaders = this.checkRequestLimit(context.actor);
+      const debugHeaders = this.protection.checkRequestLimit(context.actor);
       response = route.special === 'batch' ? this.batch(request, context) : this.dispatch(request, route, context);
       Object.assign(response.headers, debugHeaders);
     } catch (error) {
@@ -251,55 +271,6 @@ export class DataverseEngine {
     if (token.startsWith('simtok.') || !this.knobs.acceptAnyBearer) throw fail('the token was not issued for this environment.');
   }
 
-  private checkFaults(request: SimRequest, route: Route): void {
-    const faults = this.knobs.faults;
-    const index = faults.findIndex(
-      (f) =>
-        f.times > 0 &&
-        (!f.match?.method || f.match.method.toUpperCase() === request.method.toUpperCase()) &&
-        (!f.match?.entitySet || f.match.entitySet === route.table?.entitySet),
-    );
-    if (index < 0) return;
-    const fault = faults[index] as DataverseKnobs['faults'][number];
-    fault.times--;
-    if (fault.times <= 0) faults.splice(index, 1);
-    const headers: Record<string, string> = {};
-    if (fault.retryAfterSeconds !== undefined) headers['Retry-After'] = String(fault.retryAfterSeconds);
-    else if (fault.status === 429) headers['Retry-After'] = String(this.knobs.retryAfterSeconds);
-    throw new DataverseError(fault.status, fault.code, fault.message, headers);
-  }
-
-  /**
-   * §3: requests per sliding window per user; a `$batch` counts once. Rejected requests do not consume the budget.
-   * Returns the debug header with the remaining budget (§3 `x-ms-ratelimit-burst-remaining-xrm-requests`).
-   */
-  private checkRequestLimit(actor: Actor): Record<string, string> {
-    const limit = this.knobs.requestLimit;
-    if (!limit) return {};
-    // Which user's budget an impersonated call consumes is UNCONFIRMED (§5): knob.
-    const key = this.knobs.throttleBudgetPer === 'caller' ? actor.callerId : actor.realCallerId;
-    let window = this.requestWindows.get(key);
-    if (!window) {
-      window = { times: [], head: 0 };
-      this.requestWindows.set(key, window);
-    }
-    const now = this.now();
-    const windowMs = limit.windowSeconds * 1000;
-    while (window.head < window.times.length && (window.times[window.head] as number) <= now - windowMs) window.head++;
-    if (window.head > 4096) {
-      window.times.splice(0, window.head);
-      window.head = 0;
-    }
-    const inWindow = window.times.length - window.head;
-    if (inWindow >= limit.requests) {
-      const oldest = window.times[window.head] as number;
-      const retryAfter = Math.max(1, Math.ceil((oldest + windowMs - now) / 1000));
-      throw new DataverseError(429, CODES.requestsExceeded, MESSAGES.requestsExceeded, { 'Retry-After': String(retryAfter) });
-    }
-    window.times.push(now);
-    return { 'x-ms-ratelimit-burst-remaining-xrm-requests': String(limit.requests - inWindow - 1) };
-  }
-
   private usersByObjectId = new Map<string, string>();
 
   /** Index of systemusers by Entra object id, rebuilt when a lookup misses or finds a stale entry. */
@@ -317,7 +288,7 @@ export class DataverseEngine {
   }
 
   /** §5: `CallerObjectId` (Entra object id) or legacy `MSCRMCallerID` (systemuserid) selects the acting user. */
-  private context(headers: Record<string, string>, viaBatch: boolean): Context {
+  private context(headers: Record<string, string>): Context {
     const prefer = parsePrefer(headers['prefer']);
     const actor: Actor = { callerId: this.applicationUserId, realCallerId: this.applicationUserId };
     const objectId = headers['callerobjectid'] ?? headers['mscrm.callerobjectid'];
@@ -334,7 +305,7 @@ export class DataverseEngine {
       if (!user) throw new DataverseError(403, CODES.callerNotFound, `The user with SystemUserId ${systemUserId} does not exist.`);
       actor.callerId = user.id;
     }
-    return { actor, prefer, annotate: annotationMatcher(prefer.annotations), headers, viaBatch };
+    return { actor, prefer, annotate: annotationMatcher(prefer.annotations), headers };
   }
 
   private route(rawPath: string): Route {
@@ -451,11 +422,6 @@ export class DataverseEngine {
     return values.length ? { 'Preference-Applied': values.join(',') } : {};
   }
 
-  private reference(context: Context): (value: string) => string {
-    void context;
-    return (value) => value;
-  }
-
   /** Query options are validated before a write, so a bad `$select` fails the request without writing. */
   private validateQuery(table: TableDef, request: SimRequest): void {
     this.records.parseSelect(table, request.query.get('$select'));
@@ -464,7 +430,7 @@ export class DataverseEngine {
 
   private create(table: TableDef, request: SimRequest, context: Context): SimResponse {
     this.validateQuery(table, request);
-    const parsed = this.records.parseWrite(table, this.parseJson(request.body), 'create', this.reference(context));
+    const parsed = this.records.parseWrite(table, this.parseJson(request.body), 'create', asIs);
     const id = parsed.primaryKey ?? randomUUID();
     if (this.store.get(table.logicalName, id)) {
       // A client-supplied key that exists: the idempotent-create retry case (UNCONFIRMED status/code, knob).
@@ -506,7 +472,7 @@ export class DataverseEngine {
     this.validateQuery(table, request);
     const existing = this.store.get(table.logicalName, id);
     this.checkIfMatch(table, id, existing, request.headers);
-    const parsed = this.records.parseWrite(table, this.parseJson(request.body), existing ? 'update' : 'create', this.reference(context));
+    const parsed = this.records.parseWrite(table, this.parseJson(request.body), existing ? 'update' : 'create', asIs);
     if (parsed.primaryKey !== null && parsed.primaryKey !== id) {
       throw badRequest(`The key in the body does not match the key in the URL.`, CODES.invalidArgument);
     }
@@ -575,7 +541,7 @@ export class DataverseEngine {
     }
     if (method !== 'PUT' && method !== 'DELETE') throw new DataverseError(405, '0x80060888', `${method} is not supported on a property.`);
     const value = method === 'PUT' ? (this.parseJson(request.body) as { value?: unknown }).value ?? null : null;
-    const parsed = this.records.parseWrite(table, { [sub]: value }, 'update', this.reference(context));
+    const parsed = this.records.parseWrite(table, { [sub]: value }, 'update', asIs);
     this.store.transaction(() => this.store.put(table.logicalName, this.records.buildUpdate(table, row, parsed, context.actor)));
     return emptyResponse(204);
   }
@@ -615,22 +581,40 @@ export class DataverseEngine {
     return `${this.apiBase}${table.entitySet}${params.length ? `?${params.join('&')}` : ''}`;
   }
 
-  private compileFilter(table: TableDef, raw: string | null): FilterNode | null {
+  /** A row matcher for `$filter`, or null when there is none; unknown properties fail with 400 before any scan. */
+  private compileFilter(table: TableDef, raw: string | null): ((row: Row) => boolean) | null {
     if (raw === null || raw.trim() === '') return null;
     const node = parseFilter(raw);
     for (const property of filterProperties(node)) {
       if (!this.records.isReadableProperty(table, property)) throw unknownQueryProperty(table.logicalName, property);
     }
-    return node;
+    const predicate: Predicate = compilePredicate(node);
+    let current: Row | null = null;
+    const get = this.getterFor(table, () => current as Row);
+    return (row) => {
+      current = row;
+      return predicate(get);
+    };
+  }
+
+  /** A property reader over whichever row `row()` returns (one closure per query, not per row). */
+  private getterFor(table: TableDef, row: () => Row): (property: string) => unknown {
+    const lookupNames = new Map<string, string | null>();
+    return (property) => {
+      const r = row();
+      if (property === table.primaryKey) return r.id;
+      let lookup = lookupNames.get(property);
+      if (lookup === undefined) {
+        lookup = lookupOfValueProperty(table, property);
+        lookupNames.set(property, lookup);
+      }
+      if (lookup !== null) return r.lookups.get(lookup)?.id ?? null;
+      return r.values.get(property) ?? null;
+    };
   }
 
   private propertyGetter(table: TableDef, row: Row): (property: string) => unknown {
-    return (property) => {
-      if (property === table.primaryKey) return row.id;
-      const lookup = lookupOfValueProperty(table, property);
-      if (lookup !== null) return row.lookups.get(lookup)?.id ?? null;
-      return row.values.get(property) ?? null;
-    };
+    return this.getterFor(table, () => row);
   }
 
   private collection(table: TableDef, request: SimRequest, context: Context): SimResponse {
@@ -663,7 +647,7 @@ export class DataverseEngine {
     const pagePreferred = context.prefer.maxPageSize !== null || state !== null || top === null;
     const pageSize = this.pageSize(context, state?.pageSize);
     const limit = !pagePreferred && top !== null ? Math.min(top, pageSize) : pageSize;
-    const matches = (row: Row) => filter === null || evaluateFilter(filter, this.propertyGetter(table, row));
+    const matches = (row: Row) => filter === null || filter(row);
     const rows: Row[] = [];
     let more = false;
     const tableStore = this.store.table(table.logicalName);
@@ -731,16 +715,12 @@ export class DataverseEngine {
     let n: number;
     if (deltatoken !== null) {
       // §1.2: count of changes since a token.
-      const t = this.store.table(table.logicalName);
-      const since = this.parseDeltaToken(t, deltatoken);
-      n = 0;
-      for (let i = firstAfter(t.upsertLog, since); i < t.upsertLog.length; i++) if (t.isLiveUpsert(t.upsertLog[i] as { version: number; id: string })) n++;
-      for (let i = firstAfter(t.deleteLog, since); i < t.deleteLog.length; i++) if (t.isLiveDelete(t.deleteLog[i] as { version: number; id: string })) n++;
+      n = this.changes.countChanges(this.store.table(table.logicalName), deltatoken);
     } else {
       const filter = this.compileFilter(table, request.query.get('$filter'));
       n = 0;
       for (const row of this.store.table(table.logicalName).rows.values()) {
-        if (filter === null || evaluateFilter(filter, this.propertyGetter(table, row))) n++;
+        if (filter === null || filter(row)) n++;
       }
     }
     return { status: 200, headers: { 'Content-Type': 'text/plain', 'OData-Version': '4.0' }, body: String(n) };
@@ -748,96 +728,38 @@ export class DataverseEngine {
 
   // ---------- change tracking (§1) ----------
 
-  private retentionMs(): number {
-    return this.knobs.changeTrackingRetentionDays * 86_400_000;
-  }
-
-  /** `<version>!<MM/dd/yyyy HH:mm:ss>` (§1.2, §7.1). */
-  private makeDeltaToken(version: number): string {
-    const d = new Date(this.now());
-    const p = (n: number) => String(n).padStart(2, '0');
-    return `${version}!${p(d.getUTCMonth() + 1)}/${p(d.getUTCDate())}/${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
-  }
-
-  private parseDeltaToken(t: TableStore, token: string): number {
-    const m = /^(\d+)!/.exec(token);
-    if (!m) throw badRequest('The $deltatoken is not valid.', CODES.invalidArgument);
-    const version = Number(m[1]);
-    this.store.purge(t, this.retentionMs());
-    // §1.5: changes older than the retention were purged after this token: ExpiredVersionStamp.
-    if (version < t.minValidVersion) {
-      throw new DataverseError(this.knobs.expiredTokenStatus, CODES.expiredVersionStamp, MESSAGES.expiredVersionStamp);
-    }
-    return version;
-  }
-
   private trackedCollection(table: TableDef, request: SimRequest, context: Context): SimResponse {
     const t = this.store.table(table.logicalName);
     const select = this.records.parseSelect(table, request.query.get('$select'));
     const skiptoken = request.query.get('$skiptoken');
-    const deltatoken = request.query.get('$deltatoken');
     let state: PageState;
     if (skiptoken !== null && this.isTrackingSkiptoken(skiptoken)) {
       state = this.decodeSkiptoken(skiptoken);
       if (!state.tracking) throw badRequest('The $skiptoken is not valid.', CODES.invalidArgument);
-      if (!state.tracking.initial) this.parseDeltaToken(t, `${state.tracking.since}!`);
+      this.changes.resume(t, state.tracking);
     } else {
-      const since = deltatoken !== null ? this.parseDeltaToken(t, deltatoken) : 0;
-      this.store.purge(t, this.retentionMs());
-      state = {
-        tracking: { since, upto: this.store.currentVersion(), initial: deltatoken === null, phase: 'upserts', after: since },
-        page: 1,
-        pageSize: this.pageSize(context),
-      };
+      state = { tracking: this.changes.start(t, request.query.get('$deltatoken')), page: 1, pageSize: this.pageSize(context) };
     }
-    const tracking = state.tracking as NonNullable<PageState['tracking']>;
+    const cursor = state.tracking as TrackingCursor;
     const pageSize = this.pageSize(context, state.pageSize);
-    const entries: unknown[] = [];
-    let phase = tracking.phase;
-    let after = tracking.after;
-    let more = false;
+    const { entries, next } = this.changes.page(t, cursor, pageSize);
     const deletedContext = `${this.apiBase}$metadata#${table.entitySet}/$deletedEntity`;
-    // §1.3: new/updated rows first, in version order, then deletes.
-    if (phase === 'upserts') {
-      for (let i = firstAfter(t.upsertLog, after); i < t.upsertLog.length; i++) {
-        const entry = t.upsertLog[i] as { version: number; id: string };
-        if (entry.version > tracking.upto) break;
-        if (!t.isLiveUpsert(entry)) continue;
-        if (entries.length >= pageSize) {
-          more = true;
-          break;
-        }
-        entries.push(this.records.serialize(table, t.rows.get(entry.id) as Row, select, context.annotate));
-        after = entry.version;
-      }
-      if (!more) {
-        phase = 'deletes';
-        after = tracking.since;
-      }
-    }
-    // §1.7: the initial load has no deletes.
-    if (phase === 'deletes' && !more && !tracking.initial) {
-      for (let i = firstAfter(t.deleteLog, after); i < t.deleteLog.length; i++) {
-        const entry = t.deleteLog[i] as { version: number; id: string };
-        if (entry.version > tracking.upto) break;
-        if (!t.isLiveDelete(entry)) continue;
-        if (entries.length >= pageSize) {
-          more = true;
-          break;
-        }
-        entries.push({ '@odata.context': deletedContext, id: entry.id, reason: 'deleted' });
-        after = entry.version;
-      }
-    }
-    const contextUrl = `${this.contextPath(table, select)}${tracking.initial ? '' : '/$delta'}`;
-    const body: Record<string, unknown> = { '@odata.context': contextUrl, value: entries };
+    const value = entries.map((entry) =>
+      entry.kind === 'upsert'
+        ? this.records.serialize(table, entry.row, select, context.annotate)
+        : { '@odata.context': deletedContext, id: entry.id, reason: 'deleted' },
+    );
+    const body: Record<string, unknown> = {
+      '@odata.context': `${this.contextPath(table, select)}${cursor.initial ? '' : '/$delta'}`,
+      value,
+    };
     const base: Record<string, string> = select ? { $select: select.join(',') } : {};
-    if (more) {
-      const next: PageState = { tracking: { ...tracking, phase, after }, page: state.page + 1, pageSize };
-      body['@odata.nextLink'] = this.linkOf(table, { ...base, $skiptoken: this.encodeSkiptoken(next, true) });
+    if (next) {
+      const nextState: PageState = { tracking: next, page: state.page + 1, pageSize };
+      body['@odata.nextLink'] = this.linkOf(table, { ...base, $skiptoken: this.encodeSkiptoken(nextState, true) });
     } else {
-      // §1.4: deltaLink only on the last page.
-      body['@odata.deltaLink'] = this.linkOf(table, { ...base, $deltatoken: this.makeDeltaToken(tracking.upto) });
+      // §1.4: the deltaLink only on the last page.
+      body['@odata.deltaLink'] = this.linkOf(table, { ...base, $deltatoken: this.changes.deltaToken(cursor.upto) });
     }
     const applied = this.preferenceApplied(context, {
       tracking: context.prefer.trackChanges,
@@ -892,46 +814,12 @@ export class DataverseEngine {
     const boundary = boundaryOf(request.headers['content-type']);
     if (!boundary) throw badRequest("The batch request must have a 'Content-Type' of multipart/mixed with a boundary.");
     const items = parseBatch(request.body, boundary);
-    const total = items.reduce((n, item) => n + (item.kind === 'request' ? 1 : item.requests.length), 0);
-    if (total > this.knobs.batchMaxRequests) {
-      throw badRequest(`The number of requests in the batch (${total}) exceeds the limit of ${this.knobs.batchMaxRequests}.`);
-    }
-    for (const item of items) {
-      if (item.kind === 'changeset' && item.requests.some((r) => r.method.toUpperCase() === 'GET')) {
-        throw badRequest('A GET request cannot be part of a change set.');
-      }
-    }
-    const results: BatchResponseItem[] = [];
-    for (const item of items) {
-      if (item.kind === 'request') {
-        const response = this.batchPart(item.request, context, new Map());
-        results.push({ kind: 'response', response, contentId: item.request.contentId });
-        if (response.status >= 400 && !context.prefer.continueOnError) break;
-        continue;
-      }
-      const contentIds = new Map<string, string>();
-      const responses: { response: SimResponse; contentId: string | null }[] = [];
-      let failed: { response: SimResponse; contentId: string | null } | null = null;
-      try {
-        this.store.transaction(() => {
-          for (const part of item.requests) {
-            const response = this.batchPart(part, context, contentIds);
-            if (response.status >= 400) {
-              failed = { response, contentId: part.contentId };
-              throw new ChangeSetFailed();
-            }
-            responses.push({ response, contentId: part.contentId });
-          }
-        });
-      } catch (error) {
-        if (!(error instanceof ChangeSetFailed)) throw error;
-      }
-      if (failed) {
-        // The change set rolled back; its response is the failing request's alone.
-        results.push({ kind: 'response', ...(failed as { response: SimResponse; contentId: string | null }) });
-        if (!context.prefer.continueOnError) break;
-      } else results.push({ kind: 'changeset', responses });
-    }
+    const results = runBatch(items, {
+      maxRequests: this.knobs.batchMaxRequests,
+      continueOnError: context.prefer.continueOnError,
+      transaction: (work) => this.store.transaction(work),
+      runPart: (part, contentIds) => this.batchPart(part, context, contentIds),
+    });
     const serialized = serializeBatchResponse(results);
     return {
       status: 200,
@@ -951,9 +839,9 @@ export class DataverseEngine {
         // §2.6: GET URLs inside a batch may be up to 32,768 characters.
         throw badRequest('The URL of a GET request in a batch exceeds 32768 characters.');
       }
-      path = this.resolveContentIdUrl(this.relativePath(part.url), contentIds);
+      path = resolveContentIdUrl(relativePath(part.url), contentIds);
       const [pathOnly, queryString] = splitUrl(path);
-      const body = part.body.trim() === '' ? '' : this.resolveContentIdBody(part.body, contentIds);
+      const body = part.body.trim() === '' ? '' : resolveContentIdBody(part.body, contentIds);
       // Inner headers override the batch's (Prefer, If-Match, CallerObjectId …).
       const headers = { ...outer.headers, ...part.headers };
       delete headers['content-type'];
@@ -963,7 +851,7 @@ export class DataverseEngine {
       route = this.route(pathOnly);
       if (route.special === 'batch') throw badRequest('Nested $batch requests are not supported.');
       kind = this.kindOf(request, route);
-      const context = this.context(headers, true);
+      const context = this.context(headers);
       callerId = context.actor.callerId;
       response = this.dispatch(request, route, context);
       if (part.contentId !== null && route.table && response.status < 300) {
@@ -988,44 +876,7 @@ export class DataverseEngine {
     }
   }
 
-  private relativePath(url: string): string {
-    const index = url.indexOf(API_PATH);
-    if (index >= 0) return url.slice(index + API_PATH.length);
-    return url.replace(/^\/+/, '');
-  }
-
-  private resolveContentIdUrl(path: string, contentIds: Map<string, string>): string {
-    const m = /^\$([A-Za-z0-9_-]+)(.*)$/.exec(path);
-    if (!m || m[1] === 'batch') return path;
-    const target = contentIds.get(m[1] as string);
-    if (!target) throw badRequest(`Content-ID Reference: '$${m[1]}' does not exist in the batch context.`);
-    return this.relativePath(target) + (m[2] ?? '');
-  }
-
-  private resolveContentIdBody(body: string, contentIds: Map<string, string>): string {
-    const parsed = this.parseJson(body);
-    const visit = (value: unknown): unknown => {
-      if (Array.isArray(value)) return value.map(visit);
-      if (typeof value !== 'object' || value === null) return value;
-      const out: Record<string, unknown> = {};
-      for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-        if (key.endsWith('@odata.bind') && typeof v === 'string' && /^\$[A-Za-z0-9_-]+$/.test(v)) {
-          const target = contentIds.get(v.slice(1));
-          if (!target) throw badRequest(`Content-ID Reference: '${v}' does not exist in the batch context.`);
-          out[key] = `/${this.relativePath(target)}`;
-        } else out[key] = visit(v);
-      }
-      return out;
-    };
-    return JSON.stringify(visit(parsed));
-  }
-
-  stampNow(): string {
-    return isoNow(this.now());
-  }
 }
-
-class ChangeSetFailed extends Error {}
 
 function splitUrl(path: string): [string, string] {
   const q = path.indexOf('?');

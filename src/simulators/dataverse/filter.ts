@@ -235,61 +235,98 @@ export function filterProperties(node: FilterNode, into: Set<string> = new Set()
   return into;
 }
 
-function normalize(value: unknown): unknown {
-  return typeof value === 'string' ? value.toLowerCase() : value;
+export type Getter = (property: string) => unknown;
+export type Predicate = (get: Getter) => boolean;
+
+/** A literal prepared once per query: lower-cased text, and the instant when it is a date/time. */
+interface PreparedLiteral {
+  value: Literal;
+  lower: string | null;
+  ms: number | null;
 }
 
-function compare(a: unknown, b: unknown): number {
-  const x = normalize(a);
-  const y = normalize(b);
-  if (typeof x === 'string' && typeof y === 'string') {
-    const dx = Date.parse(x);
-    const dy = Date.parse(y);
-    if (DATETIME.test(x) && DATETIME.test(y) && !Number.isNaN(dx) && !Number.isNaN(dy)) return dx - dy;
-    return x < y ? -1 : x > y ? 1 : 0;
+function prepare(value: Literal): PreparedLiteral {
+  if (typeof value !== 'string') return { value, lower: null, ms: null };
+  const ms = DATETIME.test(value) ? Date.parse(value) : NaN;
+  return { value, lower: value.toLowerCase(), ms: Number.isNaN(ms) ? null : ms };
+}
+
+/** -1/0/1, or NaN when the two are not comparable. */
+function compare(actual: unknown, literal: PreparedLiteral): number {
+  if (typeof actual === 'string' && literal.lower !== null) {
+    if (literal.ms !== null) {
+      const ms = Date.parse(actual);
+      if (!Number.isNaN(ms)) return Math.sign(ms - literal.ms);
+    }
+    const lower = actual.toLowerCase();
+    return lower < literal.lower ? -1 : lower > literal.lower ? 1 : 0;
   }
-  if (typeof x === 'number' && typeof y === 'number') return x - y;
-  if (typeof x === 'boolean' && typeof y === 'boolean') return Number(x) - Number(y);
+  if (typeof actual === 'number' && typeof literal.value === 'number') return Math.sign(actual - literal.value);
+  if (typeof actual === 'boolean' && typeof literal.value === 'boolean') return Number(actual) - Number(literal.value);
   return NaN;
 }
 
-function equals(a: unknown, b: unknown): boolean {
-  if (a === null || a === undefined || b === null) return (a ?? null) === b;
-  return compare(a, b) === 0;
+function equals(actual: unknown, literal: PreparedLiteral): boolean {
+  if (actual === null || actual === undefined || literal.value === null) return (actual ?? null) === literal.value;
+  return compare(actual, literal) === 0;
 }
 
-export function evaluateFilter(node: FilterNode, get: (property: string) => unknown): boolean {
+/** Compiles a parsed filter into a predicate over a property getter (literals prepared once, not per row). */
+export function compilePredicate(node: FilterNode): Predicate {
   switch (node.kind) {
-    case 'and':
-      return evaluateFilter(node.left, get) && evaluateFilter(node.right, get);
-    case 'or':
-      return evaluateFilter(node.left, get) || evaluateFilter(node.right, get);
-    case 'not':
-      return !evaluateFilter(node.operand, get);
+    case 'and': {
+      const left = compilePredicate(node.left);
+      const right = compilePredicate(node.right);
+      return (get) => left(get) && right(get);
+    }
+    case 'or': {
+      const left = compilePredicate(node.left);
+      const right = compilePredicate(node.right);
+      return (get) => left(get) || right(get);
+    }
+    case 'not': {
+      const operand = compilePredicate(node.operand);
+      return (get) => !operand(get);
+    }
     case 'in': {
-      const value = get(node.property);
-      return node.values.some((v) => equals(value, v));
+      const literals = node.values.map(prepare);
+      const property = node.property;
+      return (get) => {
+        const value = get(property);
+        return literals.some((literal) => equals(value, literal));
+      };
     }
     case 'fn': {
-      const value = get(node.property);
-      if (typeof value !== 'string') return false;
-      const haystack = value.toLowerCase();
       const needle = node.value.toLowerCase();
-      if (node.name === 'contains') return haystack.includes(needle);
-      if (node.name === 'startswith') return haystack.startsWith(needle);
-      return haystack.endsWith(needle);
+      const { property, name } = node;
+      return (get) => {
+        const value = get(property);
+        if (typeof value !== 'string') return false;
+        const haystack = value.toLowerCase();
+        if (name === 'contains') return haystack.includes(needle);
+        if (name === 'startswith') return haystack.startsWith(needle);
+        return haystack.endsWith(needle);
+      };
     }
     case 'cmp': {
-      const value = get(node.property);
-      if (node.op === 'eq') return equals(value, node.value);
-      if (node.op === 'ne') return !equals(value, node.value);
-      if (value === null || value === undefined || node.value === null) return false;
-      const c = compare(value, node.value);
-      if (Number.isNaN(c)) return false;
-      if (node.op === 'gt') return c > 0;
-      if (node.op === 'ge') return c >= 0;
-      if (node.op === 'lt') return c < 0;
-      return c <= 0;
+      const literal = prepare(node.value);
+      const { property, op } = node;
+      if (op === 'eq') return (get) => equals(get(property), literal);
+      if (op === 'ne') return (get) => !equals(get(property), literal);
+      return (get) => {
+        const value = get(property);
+        if (value === null || value === undefined || literal.value === null) return false;
+        const c = compare(value, literal);
+        if (Number.isNaN(c)) return false;
+        if (op === 'gt') return c > 0;
+        if (op === 'ge') return c >= 0;
+        if (op === 'lt') return c < 0;
+        return c <= 0;
+      };
     }
   }
+}
+
+export function evaluateFilter(node: FilterNode, get: Getter): boolean {
+  return compilePredicate(node)(get);
 }

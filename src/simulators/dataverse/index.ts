@@ -7,11 +7,11 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { handleIdentityRequest, tokenEndpointInfo, type TokenEndpointInfo } from '../shared/identity';
 import { simulatorCertificate } from '../shared/tls';
-import { API_PATH, DataverseEngine, type RequestKind, type RequestLogEntry } from './engine';
+import { DataverseEngine, type RequestKind, type RequestLogEntry } from './engine';
 import { CODES, DataverseError, MESSAGES } from './errors';
 import { defaultKnobs, type DataverseKnobs, type FaultSpec } from './knobs';
 import type { SimRequest, SimResponse } from './request';
-import { jsonResponse } from './request';
+import { API_PATH, jsonResponse } from './request';
 import { tableBySet, type TableDef } from './schema';
 import type { Row } from './store';
 
@@ -120,7 +120,13 @@ function lowerHeaders(req: http.IncomingMessage): Record<string, string> {
 }
 
 export async function startDataverseSimulator(options: DataverseSimulatorOptions = {}): Promise<DataverseSimulator> {
-  const knobs: DataverseKnobs = { ...defaultKnobs(), ...options.knobs };
+  const defaults = defaultKnobs();
+  const knobs: DataverseKnobs = {
+    ...defaults,
+    ...options.knobs,
+    // A partial per-table map overrides only the tables it names.
+    changeTracking: { ...defaults.changeTracking, ...options.knobs?.changeTracking },
+  };
   const engine = new DataverseEngine(knobs);
   let inFlight = 0;
 

@@ -24,7 +24,11 @@ export interface DataverseKnobs {
   maxPageSize: number;
   /** Code in the 412 body for an If-Match mismatch (§2.4: doc shows "", live services return 0x80060882). */
   concurrencyMismatchCode: string;
-  /** POST with a primary key that exists (UNCONFIRMED: DuplicateRecord, 412 per §2.4's status list). */
+  /**
+   * POST with a primary key that exists. Code and message as a live Dataverse returned them for a create with an
+   * existing id (microsoft/coe-starter-kit#1334: 0x80040237 "A record with matching key values already exists.");
+   * the status is UNCONFIRMED: 412, which §2.4 lists for DuplicateRecord.
+   */
   duplicateKeyOnCreate: { status: number; code: string; message: string };
   /** Columns that are read-only or not valid for create (statecode on activities, §4, §7.11) in a body. */
   invalidColumnWrite: 'reject' | 'ignore';
@@ -42,12 +46,20 @@ export interface DataverseKnobs {
   batchMaxRequests: number;
   /** Service protection (§3): requests per sliding window per user; null disables. */
   requestLimit: { requests: number; windowSeconds: number } | null;
+  /** Seconds added to the Retry-After for each request sent before the previous Retry-After elapsed (§3). */
+  hammerPenaltySeconds: number;
   /** Whose budget an impersonated request consumes (§5: UNCONFIRMED): the authenticated principal or the caller. */
   throttleBudgetPer: 'principal' | 'caller';
   /** Concurrent requests before 0x80072326 (§3: 52); null disables. */
   maxConcurrentRequests: number | null;
   /** Retry-After for injected 429s and the concurrency limit; the request limit computes its own. */
   retryAfterSeconds: number;
+  /**
+   * Change-feed faults a robust client must absorb (off by default; not documented behaviour): empty pages with a
+   * nextLink before the first real page of every tracked read, and the last entry of each page repeated at the start
+   * of the next (at-least-once delivery; only with page sizes of 2 or more, so paging still advances).
+   */
+  trackingFaults: { emptyPagesFirst: number; repeatPageBoundary: boolean };
   /** One-shot faults applied to top-level requests in order. */
   faults: FaultSpec[];
   /** Artificial latency per top-level request (lets concurrency build up). */
@@ -83,9 +95,11 @@ export function defaultKnobs(): DataverseKnobs {
     duplicateDetection: true,
     batchMaxRequests: 1000,
     requestLimit: null,
+    hammerPenaltySeconds: 5,
     throttleBudgetPer: 'principal',
     maxConcurrentRequests: 52,
     retryAfterSeconds: 1,
+    trackingFaults: { emptyPagesFirst: 0, repeatPageBoundary: false },
     faults: [],
     latencyMs: 0,
     requireBearer: true,

@@ -244,6 +244,9 @@ export class Records {
       if (key.endsWith('@odata.bind')) {
         const navigation = key.slice(0, -'@odata.bind'.length);
         const [lookup, target] = this.findBinding(def, navigation);
+        if (def.lookups[lookup]?.readOnly) {
+          throw badRequest(`The navigation property '${navigation}' of ${def.logicalName} cannot be set.`, CODES.invalidArgument);
+        }
         if (value === null) parsed.lookups.set(lookup, null);
         else if (typeof value === 'string') parsed.lookups.set(lookup, this.resolveBind(target, resolveReference(value)));
         else throw badRequest(`The value of '${key}' must be a string URI.`, CODES.payloadError);

@@ -1,5 +1,8 @@
 // Request/response values passed between the HTTP server, `$batch` and the operation handlers, plus `Prefer` parsing.
 
+/** The Web API root below the environment URL (dataverse-behaviour.md conventions: `{org}/api/data/v9.2/`). */
+export const API_PATH = '/api/data/v9.2/';
+
 export interface SimRequest {
   method: string;
   /** Path below the Web API root (no leading slash), e.g. `contacts(…)`; still URL-encoded. */

@@ -284,7 +284,8 @@ const activityparty: TableDef = {
   },
   lookups: {
     partyid: { bindings: { partyid_systemuser: 'systemuser', partyid_contact: 'contact', partyid_account: 'account' } },
-    activityid: { bindings: {}, readOnly: true },
+    // Read-only here: parties are written through their activity (§4.2); the names serve $expand.
+    activityid: { bindings: { activityid_appointment: 'appointment', activityid_task: 'task', activityid_email: 'email' }, readOnly: true },
   },
 };
 

@@ -182,10 +182,13 @@ export class DataverseStore {
       t.stamps = t.stamps.slice(t.stampHead);
       t.stampHead = 0;
     }
-    while (t.deleteLog.length > 0 && (t.deleteLog[0] as { at: number }).at < cutoff) {
-      const first = t.deleteLog.shift() as LogEntry;
-      if (t.liveTombstones.get(first.id) === first.version) t.liveTombstones.delete(first.id);
+    let expired = 0;
+    while (expired < t.deleteLog.length && (t.deleteLog[expired] as { at: number }).at < cutoff) {
+      const entry = t.deleteLog[expired] as LogEntry;
+      if (t.liveTombstones.get(entry.id) === entry.version) t.liveTombstones.delete(entry.id);
+      expired++;
     }
+    if (expired > 0) t.deleteLog.splice(0, expired);
     if (t.upsertLog.length > 1024 && t.upsertLog.length > 2 * t.rows.size) {
       t.upsertLog = t.upsertLog.filter((e) => t.isLiveUpsert(e));
     }

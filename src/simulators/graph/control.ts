@@ -2,11 +2,14 @@
 // for `npm run simulate`. Control calls are not Graph requests: they are not logged, throttled or faulted.
 //
 // HTTP routes (JSON in and out, no auth, under the simulator's own base URL):
+//   GET    /_sim                                    → {service, users, now, knobs}
 //   GET    /_sim/users                              → [{id, userPrincipalName, displayName, mail}]
 //   POST   /_sim/users            {userPrincipalName, displayName?}   → the user (idempotent by UPN)
 //   GET    /_sim/users/{upn}/folders               → {inbox, sentitems, drafts, deleteditems, contacts, calendar, tasks}
 //   POST   /_sim/users/{upn}/messages {folder: 'inbox'|'sentitems'|..., isDraft?: false, ...message props}
 //                                                  → the seeded message (Graph itself can only create drafts)
+//   POST   /_sim/users/{upn}/seed     {kind: 'contact'|'event'|'todoTask'|'message', items: [...], container?}
+//                                                  → {ids}: bulk seeding for benchmarks (same defaults/validation as POST)
 //   GET    /_sim/users/{upn}/items?kind=contact     → raw stored items (both ids, props, extended properties)
 //   POST   /_sim/users/{upn}/evict-tokens           → invalidates every delta token of that mailbox (410 next, §1.6)
 //   POST   /_sim/evict-tokens                       → the same for every mailbox
@@ -186,8 +189,18 @@ export function handleControlRequest(service: GraphService, control: GraphContro
         return { status: 201, body: control.createUser(upn, typeof obj['displayName'] === 'string' ? obj['displayName'] : undefined) as unknown as Json };
       }
     }
+    if (segs.length === 0 && method === 'GET') {
+      return { status: 200, body: { service: 'graph-simulator', users: control.users().length, now: control.now().toISOString(), knobs: service.knobs as unknown as Json } };
+    }
     if (a === 'users' && b && segs.length === 3) {
       if (c === 'folders' && method === 'GET') return { status: 200, body: control.folders(b) as unknown as Json };
+      if (c === 'seed' && method === 'POST') {
+        const kind = obj['kind'];
+        const items = obj['items'];
+        if (!['contact', 'event', 'todoTask', 'message'].includes(String(kind)) || !Array.isArray(items)) return { status: 400, body: { error: "body must be {kind: 'contact'|'event'|'todoTask'|'message', items: [...], container?}" } };
+        const ids = control.seed(b, kind as 'contact', items as JsonObject[], typeof obj['container'] === 'string' ? obj['container'] : undefined);
+        return { status: 201, body: { ids } };
+      }
       if (c === 'messages' && method === 'POST') {
         const { folder, isDraft, singleValueExtendedProperties, ...props } = obj;
         const seeded = control.seedMessage(b, {

@@ -36,8 +36,12 @@ export interface DeltaToken {
   x?: number;
   /** empty pages still to serve */
   e?: number;
+  /** items emitted so far under a messages $filter (capped at 5,000, §2.3) */
+  f?: number;
   q: DeltaQuery;
 }
+
+const FILTERED_DELTA_CAP = 5_000;
 
 export function encodeToken(t: DeltaToken): string {
   return Buffer.from(JSON.stringify(t)).toString('base64url');
@@ -190,17 +194,22 @@ export function deltaPage(token: DeltaToken | null, query: DeltaQuery, ctx: Delt
   if (t.p === 'i') {
     let i = t.x ?? 0;
     const skipAll = q.changeType === 'deleted';
+    let filtered = t.f ?? 0;
     for (; i < c.order.length && value.length < pageSize; i++) {
       const item = c.order[i];
       if (!item || item.orderIndex !== i || item.collection !== c || skipAll) continue;
-      if (ctx.filter && !ctx.filter(item)) continue;
+      if (ctx.filter) {
+        // "Applying $filter in a delta query returns only up to 5,000 messages." (§2.3)
+        if (!ctx.filter(item) || filtered >= FILTERED_DELTA_CAP) continue;
+        filtered += 1;
+      }
       if (window) {
         const entries = calendarEntries(item, ctx, opts, window, false).filter((e) => !('@removed' in e));
         emit(entries);
       } else emit([render(item, ctx.mb, opts)]);
     }
     if (i >= c.order.length) return finish(true, {});
-    return finish(false, { x: knobs.repeatEntry && value.length > 1 ? i - 1 : i, e: 0 });
+    return finish(false, { x: knobs.repeatEntry && value.length > 1 ? i - 1 : i, e: 0, f: filtered });
   }
 
   const upto = t.u ?? c.seq;

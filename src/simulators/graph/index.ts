@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { simulatorCertificate } from '../shared/tls';
 import { handleIdentityRequest, tokenEndpointInfo, type TokenEndpointInfo } from '../shared/identity';
 import { graphErrorBody, readBody, sendJson } from '../shared/http';
-import { RequestLog } from '../shared/request-log';
+import { RequestLog, tokenFingerprint } from '../shared/request-log';
 import { runBatch } from './batch';
 import { createClock, createControl, handleControlRequest, type GraphControl } from './control';
 import { defaultKnobs, type GraphKnobs } from './knobs';
@@ -25,6 +25,7 @@ import type { Json } from './store';
 export type { GraphKnobs, RequestBudget } from './knobs';
 export type { GraphControl, SeedMessageOptions, WellKnownIds } from './control';
 export type { RequestLog, RequestLogEntry, RequestLogFilter } from '../shared/request-log';
+export { tokenFingerprint } from '../shared/request-log';
 export type { TokenEndpointInfo } from '../shared/identity';
 export { defaultKnobs } from './knobs';
 
@@ -120,11 +121,15 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
         response = err instanceof ODataError ? errorResponse(err.status, err.code, err.message, now, requestId) : service.errorFrom(err, now, requestId);
       }
     }
-    requestLog.record({ at: now.toISOString(), mailbox: null, method: req.method, kind: '$batch', status: response.status, authorized: /^Bearer\s+\S+/i.test(req.headers['authorization'] ?? ''), viaBatch: false, path: '/$batch' });
+    requestLog.record({ at: now.toISOString(), mailbox: null, method: req.method, kind: '$batch', status: response.status, authorized: /^Bearer\s+\S+/i.test(req.headers['authorization'] ?? ''), token: tokenFingerprint(req.headers['authorization']), viaBatch: false, path: '/$batch' });
     response.headers['request-id'] ??= requestId;
     return response;
   };
 
+  // Clients close idle keep-alive sockets first (undici: 4 s default, trusted-fetch: 1 s); a server that closed first
+  // would race a client reusing the socket after a long synchronous stretch (bulk seeding) → "fetch failed".
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());

@@ -36,6 +36,8 @@
 //                                     (201) instead of a duplicate: documented intent of `transactionId` (§2.2), exact
 //                                     server behaviour UNCONFIRMED.
 //   autoCreateUsers            false  unknown users are created on first use instead of 404 ErrorInvalidUser.
+//   linkedResourcesFilter      false  To Do task lists accept $filter=linkedResources/any(r: r/externalId eq '…')
+//                                     (UNCONFIRMED, §3.5); off → 400 like any unsupported filter.
 // Batching (§5.3)
 //   batchShuffle               false  sub-responses come back in a shuffled order.
 //   batchThrottleNext          0      the next n batch sub-requests get 429 with Retry-After in their headers.
@@ -69,6 +71,7 @@ export interface GraphKnobs {
   enforceIfMatch: boolean;
   transactionIdDedup: boolean;
   autoCreateUsers: boolean;
+  linkedResourcesFilter: boolean;
   batchShuffle: boolean;
   batchThrottleNext: number;
   batchParallelism: number;
@@ -98,6 +101,7 @@ export function defaultKnobs(): GraphKnobs {
     enforceIfMatch: true,
     transactionIdDedup: true,
     autoCreateUsers: false,
+    linkedResourcesFilter: false,
     batchShuffle: false,
     batchThrottleNext: 0,
     batchParallelism: 4,

@@ -114,7 +114,11 @@ export function canonicalExtendedPropertyId(id: string): string | null {
   m = BY_ID.exec(id);
   if (m) return SINGLE_TYPES.includes((m[1] ?? '').toLowerCase()) ? `${m[1]?.toLowerCase()} {${m[2]?.toLowerCase()}} id ${Number(m[3])}` : null;
   m = PROPTAG.exec(id);
-  if (m) return SINGLE_TYPES.includes((m[1] ?? '').toLowerCase()) ? `${m[1]?.toLowerCase()} tag ${Number(m[2])}` : null;
+  if (m) {
+    // `String 0x3A24` and `String 0x3A24001F` name the same property: a full tag carries the type in its low word
+    const n = Number(m[2]);
+    return SINGLE_TYPES.includes((m[1] ?? '').toLowerCase()) ? `${m[1]?.toLowerCase()} tag ${n > 0xffff ? n >>> 16 : n}` : null;
+  }
   return null;
 }
 
@@ -146,6 +150,8 @@ function odataString(quotedBody: string): string {
 // --- $filter (subset) ---
 
 export interface FilterContext {
+  /** `linkedResources/any(r: r/externalId eq '…')` on To Do tasks (UNCONFIRMED, §3.5: a knob). */
+  linkedResourcesFilter: boolean;
   /** A property of the item's public representation (e.g. `receivedDateTime`). */
   prop(item: StoredItem, name: string): Json | undefined;
   ext(item: StoredItem): Map<string, ExtendedProperty>;
@@ -231,6 +237,16 @@ function parseClause(clause: string, ctx: FilterContext): ItemPredicate {
       return (item) => {
         const cats = ctx.prop(item, 'categories');
         return Array.isArray(cats) && cats.some((c) => typeof c === 'string' && c.toLowerCase() === wanted);
+      };
+    }
+    if (collection.toLowerCase() === 'linkedresources' && ctx.linkedResourcesFilter) {
+      const m = new RegExp(`^${v}/(externalId|applicationName|displayName|webUrl)\\s+eq\\s+(${LITERAL})$`, 'i').exec(conds[0] ?? '');
+      if (conds.length !== 1 || !m) throw invalidFilter(clause);
+      const field = (m[1] ?? '').toLowerCase();
+      const wanted = literal(m[2] ?? '');
+      return (item) => {
+        const list = ctx.prop(item, 'linkedResources');
+        return Array.isArray(list) && list.some((r) => typeof r === 'object' && r !== null && !Array.isArray(r) && Object.entries(r).some(([k, val]) => k.toLowerCase() === field && val === wanted));
       };
     }
     if (collection.toLowerCase() === 'emailaddresses') {

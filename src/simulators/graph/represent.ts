@@ -3,7 +3,7 @@
 // changeKey. Events render start/end in UTC or in `Prefer: outlook.timezone` (§7); bodies render as text under
 // `Prefer: outlook.body-content-type="text"`. Ids come from the id space the request asked for (§8).
 import { randomUUID } from 'node:crypto';
-import { parseDateTimeTimeZone, renderDateTime, checkRecurrence } from './calendar';
+import { parseDateTimeTimeZone, renderDateTime, checkRecurrence, resolveZone } from './calendar';
 import { canonicalExtendedPropertyId, ODataError, type Preferences } from './odata';
 import type { EventException, Json, JsonObject, Mailbox, ResourceKind, StoredItem } from './store';
 
@@ -85,6 +85,7 @@ export function fullRepresentation(item: StoredItem, mb: Mailbox, opts: RenderOp
   if (opts.withType && item.kind !== 'todoTask' && item.kind !== 'todoTaskList') out['@odata.type'] = ODATA_TYPE[item.kind];
   if (item.kind !== 'contactFolder' && item.kind !== 'mailFolder' && item.kind !== 'outlookCategory') out['@odata.etag'] = `W/"${item.changeKey}"`;
   out['id'] = idOf(item, opts.prefs);
+  const props = withDefaults(item.kind, item.props);
   switch (item.kind) {
     case 'contact':
     case 'message':
@@ -92,27 +93,27 @@ export function fullRepresentation(item: StoredItem, mb: Mailbox, opts: RenderOp
       out['createdDateTime'] = item.createdDateTime;
       out['lastModifiedDateTime'] = item.lastModifiedDateTime;
       out['changeKey'] = item.changeKey;
-      out['categories'] = item.props['categories'] ?? [];
-      Object.assign(out, item.props);
+      out['categories'] = props['categories'] ?? [];
+      Object.assign(out, props);
       if (item.kind !== 'event') out['parentFolderId'] = item.collection?.owner ? idOf(item.collection.owner, opts.prefs) : null;
       if (item.kind === 'message') {
-        out['body'] = renderBody(item.props['body'], opts.prefs);
-        out['bodyPreview'] = preview(item.props['body']);
+        out['body'] = renderBody(props['body'], opts.prefs);
+        out['bodyPreview'] = preview(props['body']);
       }
-      if (item.kind === 'event') renderEventInto(out, item.props, opts.prefs, item.props['recurrence'] ? 'seriesMaster' : 'singleInstance', null);
+      if (item.kind === 'event') renderEventInto(out, props, opts.prefs, props['recurrence'] ? 'seriesMaster' : 'singleInstance', null);
       break;
     }
     case 'todoTask':
       out['createdDateTime'] = item.createdDateTime;
       out['lastModifiedDateTime'] = item.lastModifiedDateTime;
-      Object.assign(out, item.props);
-      out['categories'] = item.props['categories'] ?? [];
-      out['body'] = renderBody(item.props['body'], opts.prefs);
+      Object.assign(out, props);
+      out['categories'] = props['categories'] ?? [];
+      out['body'] = renderBody(props['body'], opts.prefs);
       delete out['linkedResources'];
-      if (opts.expandLinkedResources) out['linkedResources'] = item.props['linkedResources'] ?? [];
+      if (opts.expandLinkedResources) out['linkedResources'] = props['linkedResources'] ?? [];
       break;
     default:
-      Object.assign(out, item.props);
+      Object.assign(out, props);
   }
   if (opts.expandExt && SUPPORTS_EXTENDED_PROPERTIES.has(item.kind)) {
     const props: Json[] = [];
@@ -183,7 +184,7 @@ export function renderInstance(master: StoredItem, occurrence: { originalStart: 
   out['lastModifiedDateTime'] = exception?.lastModifiedDateTime ?? master.lastModifiedDateTime;
   out['changeKey'] = exception?.changeKey ?? master.changeKey;
   out['categories'] = master.props['categories'] ?? [];
-  const props = { ...master.props, ...(exception?.props ?? {}) };
+  const props = { ...withDefaults('event', master.props), ...(exception?.props ?? {}) };
   Object.assign(out, props);
   out['recurrence'] = null;
   renderEventInto(out, { ...props, start: { dateTime: new Date(occurrence.start).toISOString().slice(0, 19), timeZone: 'UTC' }, end: { dateTime: new Date(occurrence.end).toISOString().slice(0, 19), timeZone: 'UTC' } }, opts.prefs, exception ? 'exception' : 'occurrence', masterId);
@@ -212,6 +213,11 @@ export function parseOccurrenceId(id: string): { masterId: string; originalStart
 }
 
 // --- writes ---
+
+/** Graph's answer to an unknown zone in start/end or in Prefer: outlook.timezone ([R] §7). */
+export function timeZoneNotSupported(zone: string): ODataError {
+  return new ODataError(400, 'TimeZoneNotSupportedException', `A valid TimeZone value must be specified. The following TimeZone value is not supported: '${zone}'.`);
+}
 
 export function badRequest(message: string, code = 'ErrorInvalidRequest'): ODataError {
   return new ODataError(400, code, message);
@@ -253,57 +259,90 @@ export function parseWriteBody(kind: ResourceKind, body: Json | undefined): { pr
     if (!Array.isArray(cats) || cats.some((c) => typeof c !== 'string')) throw badRequest("Property 'categories' must be a collection of strings.", 'BadRequest');
   }
   if (kind === 'event') {
-    for (const f of ['start', 'end'] as const) if (f in props && !parseDateTimeTimeZone(props[f])) throw badRequest(`The ${f} time zone or date time is invalid.`, 'ErrorInvalidRequest');
+    for (const f of ['start', 'end'] as const) {
+      if (!(f in props)) continue;
+      const v = props[f];
+      const zone = v && typeof v === 'object' && !Array.isArray(v) ? v['timeZone'] : undefined;
+      if (typeof zone === 'string' && !resolveZone(zone)) throw timeZoneNotSupported(zone);
+      if (!parseDateTimeTimeZone(v)) throw badRequest(`The ${f} time zone or date time is invalid.`, 'ErrorInvalidRequest');
+    }
     const rec = checkRecurrence(props['recurrence']);
     if (rec) throw badRequest(rec, 'ErrorInvalidRequest');
   }
   return { props, ext };
 }
 
+// Defaults every item of a kind shares live once (STATIC_DEFAULTS) and are merged at render time; a stored item
+// keeps only what was written plus its own generated values, which matters at 40,000 items per mailbox.
+const CONTACT_STATIC: JsonObject = {
+  assistantName: null, birthday: null, businessHomePage: null, businessPhones: [], children: [], companyName: null, department: null,
+  emailAddresses: [], fileAs: '', generation: null, givenName: null, homePhones: [], imAddresses: [], initials: null,
+  jobTitle: null, manager: null, middleName: null, mobilePhone: null, nickName: null, officeLocation: null, personalNotes: '', profession: null,
+  spouseName: null, surname: null, title: null, yomiCompanyName: null, yomiGivenName: null, yomiSurname: null,
+  homeAddress: {}, businessAddress: {}, otherAddress: {},
+};
+
+const EVENT_STATIC: JsonObject = {
+  allowNewTimeProposals: true, attendees: [], body: { contentType: 'html', content: '' }, hasAttachments: false, hideAttendees: false,
+  importance: 'normal', isAllDay: false, isCancelled: false, isDraft: false, isOnlineMeeting: false, isOrganizer: true, isReminderOn: true,
+  location: { displayName: '', locationType: 'default', uniqueIdType: 'unknown', address: {}, coordinates: {} },
+  locations: [], onlineMeeting: null, onlineMeetingProvider: 'unknown', onlineMeetingUrl: null, recurrence: null, reminderMinutesBeforeStart: 15,
+  responseRequested: true, responseStatus: { response: 'organizer', time: '0001-01-01T00:00:00Z' }, sensitivity: 'normal', showAs: 'busy',
+  subject: '', transactionId: null,
+};
+
+const MESSAGE_STATIC: JsonObject = {
+  body: { contentType: 'html', content: '' }, ccRecipients: [], bccRecipients: [], flag: { flagStatus: 'notFlagged' }, hasAttachments: false,
+  importance: 'normal', inferenceClassification: 'focused', isDeliveryReceiptRequested: false, isReadReceiptRequested: false, replyTo: [],
+  subject: '', toRecipients: [],
+};
+
+const TASK_STATIC: JsonObject = {
+  importance: 'normal', isReminderOn: false, status: 'notStarted', title: '', body: { content: '', contentType: 'text' }, hasAttachments: false, categories: [],
+};
+
+const STATIC_DEFAULTS: Partial<Record<ResourceKind, JsonObject>> = { contact: CONTACT_STATIC, event: EVENT_STATIC, message: MESSAGE_STATIC, todoTask: TASK_STATIC };
+
+/** The item's properties over its kind's shared defaults (a shallow, per-render merge). */
+export function withDefaults(kind: ResourceKind, props: JsonObject): JsonObject {
+  const defaults = STATIC_DEFAULTS[kind];
+  return defaults ? { ...defaults, ...props } : props;
+}
+
+/** A property as rendered: written value, else the kind's default. */
+export function propertyOf(kind: ResourceKind, props: JsonObject, name: string): Json | undefined {
+  return name in props ? props[name] : STATIC_DEFAULTS[kind]?.[name];
+}
+
 export function contactDefaults(props: JsonObject): JsonObject {
   const display = typeof props['displayName'] === 'string' ? props['displayName'] : [props['givenName'], props['surname']].filter((x) => typeof x === 'string' && x).join(' ');
-  return {
-    assistantName: null, birthday: null, businessHomePage: null, businessPhones: [], children: [], companyName: null, department: null,
-    displayName: display, emailAddresses: [], fileAs: '', generation: null, givenName: null, homePhones: [], imAddresses: [], initials: null,
-    jobTitle: null, manager: null, middleName: null, mobilePhone: null, nickName: null, officeLocation: null, personalNotes: '', profession: null,
-    spouseName: null, surname: null, title: null, yomiCompanyName: null, yomiGivenName: null, yomiSurname: null,
-    homeAddress: {}, businessAddress: {}, otherAddress: {},
-    ...props,
-  };
+  return { displayName: display, ...props };
 }
 
 export function eventDefaults(props: JsonObject, organizer: { name: string; address: string }, base: string): JsonObject {
   const start = parseDateTimeTimeZone(props['start']);
   const end = parseDateTimeTimeZone(props['end']);
   return {
-    allowNewTimeProposals: true, attendees: [], body: { contentType: 'html', content: '' }, hasAttachments: false, hideAttendees: false,
-    iCalUId: `040000008200E00074C5B7101A82E008${randomUUID().replace(/-/g, '').toUpperCase()}`, importance: 'normal', isAllDay: false,
-    isCancelled: false, isDraft: false, isOnlineMeeting: false, isOrganizer: true, isReminderOn: true, location: { displayName: '', locationType: 'default', uniqueIdType: 'unknown', address: {}, coordinates: {} },
-    locations: [], onlineMeeting: null, onlineMeetingProvider: 'unknown', onlineMeetingUrl: null, organizer: { emailAddress: organizer },
-    originalEndTimeZone: end?.name ?? 'UTC', originalStartTimeZone: start?.name ?? 'UTC', recurrence: null, reminderMinutesBeforeStart: 15,
-    responseRequested: true, responseStatus: { response: 'organizer', time: '0001-01-01T00:00:00Z' }, sensitivity: 'normal', showAs: 'busy',
-    subject: '', transactionId: null, webLink: `${base}owa/?itemid=${randomUUID()}`,
+    iCalUId: `040000008200E00074C5B7101A82E008${randomUUID().replace(/-/g, '').toUpperCase()}`,
+    organizer: { emailAddress: organizer },
+    originalEndTimeZone: end?.name ?? 'UTC', originalStartTimeZone: start?.name ?? 'UTC',
+    webLink: `${base}owa/?itemid=${randomUUID()}`,
     ...props,
   };
 }
 
 export function messageDefaults(props: JsonObject, isDraft: boolean, now: string, owner: { name: string; address: string }): JsonObject {
   return {
-    body: { contentType: 'html', content: '' }, ccRecipients: [], bccRecipients: [], conversationId: `AAQkAD${randomUUID().replace(/-/g, '')}`,
-    flag: { flagStatus: 'notFlagged' }, from: isDraft ? null : { emailAddress: owner }, hasAttachments: false, importance: 'normal',
-    inferenceClassification: 'focused', internetMessageId: `<${randomUUID()}@sim.local>`, isDeliveryReceiptRequested: false, isDraft,
-    isRead: isDraft, isReadReceiptRequested: false, receivedDateTime: now, replyTo: [], sender: isDraft ? null : { emailAddress: owner }, sentDateTime: isDraft ? null : now,
-    subject: '', toRecipients: [], webLink: `https://outlook.office365.com/owa/?ItemID=${randomUUID()}`,
+    conversationId: `AAQkAD${randomUUID().replace(/-/g, '')}`,
+    from: isDraft ? null : { emailAddress: owner }, internetMessageId: `<${randomUUID()}@sim.local>`, isDraft,
+    isRead: isDraft, receivedDateTime: now, sender: isDraft ? null : { emailAddress: owner }, sentDateTime: isDraft ? null : now,
+    webLink: `https://outlook.office365.com/owa/?ItemID=${randomUUID()}`,
     ...props,
   };
 }
 
 export function todoTaskDefaults(props: JsonObject, now: string): JsonObject {
-  return {
-    importance: 'normal', isReminderOn: false, status: 'notStarted', title: '', body: { content: '', contentType: 'text' },
-    bodyLastModifiedDateTime: now, hasAttachments: false, categories: [],
-    ...props,
-  };
+  return { bodyLastModifiedDateTime: now, ...props };
 }
 
 export const CATEGORY_COLORS = new Set(['none', ...Array.from({ length: 25 }, (_, i) => `preset${i}`)]);

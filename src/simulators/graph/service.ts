@@ -1,16 +1,16 @@
 // The Graph request pipeline: authentication, per-mailbox throttling and fault injection, routing, and the
 // resource handlers. Transport-free (SimRequest in, SimResponse out), so the HTTPS server and `$batch` share it.
 import { randomUUID } from 'node:crypto';
-import { expandSeries, parseDateTimeTimeZone } from './calendar';
+import { expandSeries, parseDateTimeTimeZone, resolveZone } from './calendar';
 import { decodeToken, deltaPage, exceptionTimes, type DeltaQuery, type DeltaToken } from './delta';
 import type { GraphKnobs } from './knobs';
 import { ODataError, parseExpand, parseFilter, parsePrefer, parseSelect, type FilterContext, type ItemPredicate, type Preferences } from './odata';
 import {
   CATEGORY_COLORS, badRequest, contactDefaults, eventDefaults, fullRepresentation, idOf, messageDefaults, occurrenceId, parseOccurrenceId,
-  parseWriteBody, render, renderInstance, todoTaskDefaults, TYPE_NAME, type RenderOptions,
+  parseWriteBody, propertyOf, render, renderInstance, timeZoneNotSupported, todoTaskDefaults, TYPE_NAME, type RenderOptions,
 } from './represent';
 import { graphErrorBody } from '../shared/http';
-import type { RequestLog } from '../shared/request-log';
+import { tokenFingerprint, type RequestLog } from '../shared/request-log';
 import { Mailbox, type Collection, type Json, type JsonObject, type ResourceKind, type SimClock, type StoredItem, type UserRecord } from './store';
 
 export interface SimRequest {
@@ -104,6 +104,7 @@ export class GraphService {
       kind: route?.kind ?? 'unknown',
       status: response.status,
       authorized: authorized || req.viaBatch,
+      token: tokenFingerprint(req.headers['authorization']),
       viaBatch: req.viaBatch,
       path: req.path + (req.query ? `?${req.query}` : ''),
     });
@@ -199,7 +200,12 @@ export class GraphService {
 
     if (n === 0) {
       if (method !== 'GET') return route('users.other', () => methodNotAllowed());
-      return route('users.get', () => ok({ '@odata.context': `${this.base()}$metadata#users/$entity`, ...mb().user }));
+      return route('users.get', () => {
+        const m = this.mailbox(userKey);
+        // directory lookups answer in the directory's error shape, mailbox routes with ErrorInvalidUser
+        if (!m) throw new ODataError(404, 'Request_ResourceNotFound', `Resource '${userKey}' does not exist or one of its queried reference-property objects are not present.`);
+        return ok({ '@odata.context': `${this.base()}$metadata#users/$entity`, ...m.user });
+      });
     }
     // contacts (default folder) — /contacts/delta is an UNCONFIRMED alias of the default folder (§2.1)
     if (at(0) === 'contacts') {
@@ -227,6 +233,7 @@ export class GraphService {
     const cal = at(0) === 'calendar' ? 1 : at(0) === 'calendars' ? 2 : 0;
     const calRoute = (kind: string, handle: () => SimResponse): Route =>
       route(kind, () => {
+        if (prefs.timeZone !== null && !resolveZone(prefs.timeZone)) throw timeZoneNotSupported(prefs.timeZone);
         if (cal === 2 && raw[1] !== mb().calendarId) throw new ODataError(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
         return handle();
       });
@@ -284,6 +291,10 @@ export class GraphService {
         }
       }
     }
+    // §8: translate between the default (restId) and immutable (restImmutableEntryId) id spaces
+    if (n === 1 && (at(0) === 'translateexchangeids' || at(0) === 'microsoft.graph.translateexchangeids') && method === 'POST') {
+      return route('translateExchangeIds', () => this.translateIds(ctx, mb()));
+    }
     // categories
     if (at(0) === 'outlook' && at(1) === 'mastercategories') {
       if (n === 2) return route(method === 'GET' ? 'masterCategories.list' : 'masterCategories.create', () => this.collectionOp(ctx, mb(), mb().categories, 'outlookCategory', `users/${enc(userKey)}/outlook/masterCategories`));
@@ -333,18 +344,18 @@ export class GraphService {
 
   // --- collections: list and create ---
 
-  private filterContext(mb: Mailbox, prefs: Preferences): FilterContext {
+  private filterContext(prefs: Preferences): FilterContext {
     return {
+      linkedResourcesFilter: this.knobs.linkedResourcesFilter,
       prop: (item, name) => {
         if (name === 'id') return idOf(item, prefs);
         if (name === 'createdDateTime') return item.createdDateTime;
         if (name === 'lastModifiedDateTime') return item.lastModifiedDateTime;
         if (name === 'changeKey') return item.changeKey;
-        return item.props[name];
+        return propertyOf(item.kind, item.props, name);
       },
       ext: (item) => item.ext,
     };
-    void mb;
   }
 
   private renderOptions(ctx: Ctx, kind: ResourceKind): RenderOptions {
@@ -372,7 +383,7 @@ export class GraphService {
 
   private list(ctx: Ctx, mb: Mailbox, c: Collection | Collection[], kind: ResourceKind, linkPath: string, extra: ItemPredicate | null): SimResponse {
     const opts = this.renderOptions(ctx, kind);
-    const filter = parseFilter(ctx.q.get('$filter'), this.filterContext(mb, ctx.prefs));
+    const filter = parseFilter(ctx.q.get('$filter'), this.filterContext(ctx.prefs));
     const top = ctx.q.int('$top');
     const skip = ctx.q.int('$skip') ?? 0;
     const pageSize = Math.min(top ?? ctx.prefs.maxPageSize ?? this.knobs.defaultPageSize, this.knobs.maxPageSize);
@@ -662,6 +673,23 @@ export class GraphService {
     throw new ODataError(400, 'BadRequest', `Resource not found for the segment '${action}'.`);
   }
 
+  private translateIds(ctx: Ctx, mb: Mailbox): SimResponse {
+    const body = ctx.req.body;
+    if (!body || typeof body !== 'object' || Array.isArray(body) || !Array.isArray(body['inputIds'])) throw badRequest('inputIds is required.', 'ErrorInvalidRequest');
+    const types = ['restId', 'restImmutableEntryId'];
+    const source = String(body['sourceIdType'] ?? '');
+    const target = String(body['targetIdType'] ?? '');
+    if (!types.includes(source) || !types.includes(target)) throw badRequest(`The simulator translates between ${types.join(' and ')} only.`, 'ErrorInvalidRequest');
+    if (body['inputIds'].length > 1000) throw badRequest('At most 1000 ids can be translated at once.', 'ErrorInvalidRequest');
+    const value = body['inputIds'].map((raw): JsonObject => {
+      const id = String(raw);
+      const item = mb.byId.get(id);
+      if (!item?.collection || (source === 'restId' ? item.restId : item.immutableId) !== id) return { sourceId: id, errorDetails: { code: 'ErrorInvalidIdMalformed', message: 'Id is malformed.' } };
+      return { sourceId: id, targetId: target === 'restId' ? item.restId : item.immutableId };
+    });
+    return ok({ '@odata.context': `${this.base()}$metadata#Collection(microsoft.graph.convertIdResult)`, value });
+  }
+
   // --- To Do linked resources ---
 
   private linkedResources(ctx: Ctx, mb: Mailbox, task: StoredItem, resourceId: string | null): SimResponse {
@@ -745,7 +773,7 @@ export class GraphService {
   }
 
   private servePage(ctx: Ctx, mb: Mailbox, c: Collection, linkPath: string, token: DeltaToken | null, query: DeltaQuery, kind: ResourceKind): SimResponse {
-    const filter = query.filter ? parseFilter(query.filter, this.filterContext(mb, ctx.prefs)) : null;
+    const filter = query.filter ? parseFilter(query.filter, this.filterContext(ctx.prefs)) : null;
     const page = deltaPage(token, query, {
       mb,
       collection: c,

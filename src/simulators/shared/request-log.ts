@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 // An in-memory log of the requests a simulator served, so tests can assert exact request counts per mailbox, method
 // and route kind (the brief asks for counts, not timings).
 
@@ -11,6 +13,8 @@ export interface RequestLogEntry {
   status: number;
   /** True when the request carried a non-empty bearer token. */
   authorized: boolean;
+  /** Short fingerprint of the bearer token (tells two clients of one mailbox apart); null without one. */
+  token?: string | null;
   /** True for a sub-request of a `$batch`. */
   viaBatch: boolean;
   path: string;
@@ -22,6 +26,7 @@ export interface RequestLogFilter {
   kind?: string | RegExp;
   status?: number;
   viaBatch?: boolean;
+  token?: string;
 }
 
 export class RequestLog {
@@ -29,10 +34,11 @@ export class RequestLog {
   /** Caps memory in long benchmark runs: the oldest entries are dropped, counters stay exact. */
   private readonly totals = new Map<string, number>();
 
-  constructor(private readonly maxEntries = 200_000) {}
+  constructor(private readonly maxEntries = 500_000) {}
 
   record(entry: RequestLogEntry): void {
-    this.entries.push(entry);
+    // delta links carry long tokens; the start of the path is what identifies a request
+    this.entries.push(entry.path.length > 240 ? { ...entry, path: `${entry.path.slice(0, 240)}…` } : entry);
     if (this.entries.length > this.maxEntries) this.entries.splice(0, this.entries.length - this.maxEntries);
     const key = `${entry.mailbox ?? ''}\u0000${entry.method}\u0000${entry.kind}`;
     this.totals.set(key, (this.totals.get(key) ?? 0) + 1);
@@ -64,8 +70,15 @@ function matches(e: RequestLogEntry, f: RequestLogFilter): boolean {
   if (f.method !== undefined && e.method !== f.method.toUpperCase()) return false;
   if (f.status !== undefined && e.status !== f.status) return false;
   if (f.viaBatch !== undefined && e.viaBatch !== f.viaBatch) return false;
+  if (f.token !== undefined && e.token !== f.token) return false;
   if (f.kind !== undefined) {
     if (typeof f.kind === 'string' ? e.kind !== f.kind : !f.kind.test(e.kind)) return false;
   }
   return true;
+}
+
+/** The fingerprint `RequestLogEntry.token` holds for a bearer token. */
+export function tokenFingerprint(authorization: string | undefined): string | null {
+  const m = /^Bearer\s+(\S+)/i.exec(authorization ?? '');
+  return m?.[1] ? createHash('sha256').update(m[1]).digest('hex').slice(0, 12) : null;
 }

@@ -204,6 +204,10 @@ describe('Dataverse simulator: activities, parties, state/status', () => {
     expect(values(owned).map((r) => r['activityid'])).toEqual([id]);
     const partiesBefore = await c.get(`activityparties?$select=participationtypemask&$filter=${encodeURIComponent(`_activityid_value eq ${id}`)}`);
     expect(values(partiesBefore)).toHaveLength(2);
+    const withActivity = await c.get(
+      `activityparties?$select=participationtypemask&$filter=${encodeURIComponent(`_activityid_value eq ${id} and participationtypemask eq 5`)}&$expand=activityid_appointment($select=subject)`,
+    );
+    expect(values(withActivity).map((p) => (p['activityid_appointment'] as Record<string, unknown>)['subject'])).toEqual(['Owned']);
     expect((await c.del(`appointments(${id})`)).status).toBe(204);
     const partiesAfter = await c.get(`activityparties?$select=participationtypemask&$filter=${encodeURIComponent(`_activityid_value eq ${id}`)}`);
     expect(values(partiesAfter)).toHaveLength(0);

@@ -118,6 +118,21 @@ describe('Dataverse simulator: change tracking', () => {
     expect(values(delta).map((r) => r['contactid'])).toEqual([writtenDuringPaging]);
   });
 
+  it('tracking faults (knob): empty first pages and entries repeated across page boundaries', async () => {
+    // Not documented behaviour: faults for client robustness (brief: faults are knobs, off by default).
+    const ids = Array.from({ length: 4 }, (_, i) => c.sim.control.seed('contacts', { lastname: `F${i}` }));
+    c.sim.knobs.trackingFaults = { emptyPagesFirst: 2, repeatPageBoundary: true };
+    const prefer = 'odata.track-changes,odata.maxpagesize=2';
+    let reply = await initial(c, prefer);
+    const pages: unknown[][] = [];
+    for (;;) {
+      pages.push(values(reply).map((r) => r['contactid']));
+      if (!reply.json['@odata.nextLink']) break;
+      reply = await c.getUrl(reply.json['@odata.nextLink'] as string, { Prefer: prefer });
+    }
+    expect(pages).toEqual([[], [], [ids[0], ids[1]], [ids[1], ids[2]], [ids[2], ids[3]]]);
+  });
+
   it('deltas page too, upserts then deletes across page boundaries', async () => {
     // dataverse-behaviour.md §1.3, §1.4
     const ids = Array.from({ length: 5 }, (_, i) => c.sim.control.seed('contacts', { lastname: `D${i}` }));
@@ -194,7 +209,8 @@ describe('Dataverse simulator: change tracking', () => {
 
   it('a table without change tracking returns a normal read: no deltaLink, no Preference-Applied', async () => {
     // dataverse-behaviour.md §1.1 (UNCONFIRMED behaviour, simulator choice)
-    c.sim.knobs.changeTracking['tasks'] = false;
+    await c.sim.stop();
+    c = await startClient({ knobs: { changeTracking: { tasks: false } } });
     c.sim.control.seed('tasks', { subject: 'T' });
     const reply = await c.get('tasks?$select=subject', { Prefer: 'odata.track-changes' });
     expect(reply.status).toBe(200);

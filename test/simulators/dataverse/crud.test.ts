@@ -16,6 +16,8 @@ describe('Dataverse simulator: CRUD, concurrency, lookups', () => {
     // dataverse-behaviour.md §2.5: 401 for authentication failures; §5 OAuth bearer tokens.
     const reply = await c.request('GET', 'contacts', { headers: { Authorization: '' } });
     expect(reply.status).toBe(401);
+    expect((await c.request('GET', 'nosuchset', { headers: { Authorization: '' } })).status).toBe(401);
+    expect((await c.get('nosuchset')).status).toBe(404);
     expect(reply.json['error']).toEqual(expect.objectContaining({ code: expect.any(String), message: expect.any(String) }));
   });
 
@@ -152,6 +154,8 @@ describe('Dataverse simulator: CRUD, concurrency, lookups', () => {
     const plain = await c.post('contacts?$select=_ownerid_value,_createdonbehalfby_value', { lastname: 'App' }, { Prefer: 'return=representation' });
     expect(plain.json['_ownerid_value']).toBe(c.sim.control.applicationUserId);
     expect(plain.json['_createdonbehalfby_value']).toBeNull();
+    const prefixed = await c.post('contacts?$select=_ownerid_value', { lastname: 'Prefixed' }, { 'MSCRM.CallerObjectId': aliceOid, Prefer: 'return=representation' });
+    expect(prefixed.json['_ownerid_value']).toBe(alice);
     const legacyHeader = await c.post('contacts?$select=_ownerid_value', { lastname: 'Legacy' }, { MSCRMCallerID: alice, Prefer: 'return=representation' });
     expect(legacyHeader.json['_ownerid_value']).toBe(alice);
     const unknown = await c.post('contacts', { lastname: 'x' }, { CallerObjectId: '99999999-9999-4999-8999-999999999999' });

@@ -1,5 +1,6 @@
 import { ConfidentialClientApplication, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
 import { trustedFetch, type Fetch } from '../../../src/adapters/http/trusted-fetch';
+import { startDataverseSimulator } from '../../../src/simulators/dataverse';
 import { startClient, type TestClient } from './client';
 
 function networkClient(fetchImpl: Fetch): INetworkModule {
@@ -38,9 +39,12 @@ describe('Dataverse simulator: service protection, duplicate detection, authenti
     expect(throttled.json).toEqual({
       error: { code: '0x80072322', message: 'Number of requests exceeded the limit of 6000 over time window of 300 seconds.' },
     });
-    c.sim.control.advanceClock(200_000);
+    // Retrying before Retry-After elapsed lengthens it (§3 "Continuing to hammer lengthens the Retry-After").
+    const hammered = await c.get('contacts?$select=lastname');
+    expect([hammered.status, hammered.headers.get('retry-after')]).toEqual([429, '205']);
+    c.sim.control.advanceClock(205_000);
     expect((await c.get('contacts?$select=lastname')).status).toBe(200);
-    expect(c.sim.requestLog.count({ status: 429 })).toBe(1);
+    expect(c.sim.requestLog.count({ status: 429 })).toBe(2);
   });
 
   it('normal responses carry the remaining-budget debug header; the budget holder is a knob', async () => {
@@ -101,6 +105,23 @@ describe('Dataverse simulator: service protection, duplicate detection, authenti
     c.sim.knobs.duplicateDetection = false;
     expect((await c.post('contacts', { lastname: 'E', emailaddress1: 'dup@x.test' }, { 'MSCRM.SuppressDuplicateDetection': 'false' })).status).toBe(204);
     expect(c.sim.control.count('contacts')).toBe(4);
+  });
+
+  it('WhoAmI reports the impersonated user; EntityDefinitions describes a table; plain HTTP is available', async () => {
+    // dataverse-behaviour.md §5 (CallerObjectId), §1.1 (EntityDefinitions … ChangeTrackingEnabled)
+    const oid = 'eeeeeeee-0000-4000-8000-000000000001';
+    const user = c.sim.control.createUser({ fullname: 'Wanda Who', internalemailaddress: 'wanda@x.test', azureactivedirectoryobjectid: oid });
+    expect((await c.get('WhoAmI', { CallerObjectId: oid })).json['UserId']).toBe(user);
+    const contact = await c.get("EntityDefinitions(LogicalName='contact')?$select=LogicalName,EntitySetName,ChangeTrackingEnabled");
+    expect(contact.json).toEqual(expect.objectContaining({ LogicalName: 'contact', EntitySetName: 'contacts', ChangeTrackingEnabled: true }));
+    const plain = await startDataverseSimulator({ https: false });
+    try {
+      expect(plain.caCert).toBeNull();
+      const reply = await globalThis.fetch(`${plain.apiUrl}WhoAmI`, { headers: { Authorization: 'Bearer x' } });
+      expect(reply.status).toBe(200);
+    } finally {
+      await plain.stop();
+    }
   });
 
   it('msal-node client credentials against the identity routes; expired and foreign tokens get 401', async () => {

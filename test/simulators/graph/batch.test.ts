@@ -31,7 +31,10 @@ describe('Graph simulator: $batch', () => {
       { id: '1', request: new Request(`${t.sim.baseUrl}v1.0/users/${UPN}/contacts/${encodeURIComponent(String(created.body['id']))}`, { method: 'GET' }) },
       { id: '2', request: new Request(`${t.sim.baseUrl}v1.0/users/${UPN}/contacts/missing-id`, { method: 'GET' }) },
     ]);
+    const validatedBefore = t.validated();
     const raw = (await t.sdk().api('/$batch').post(await content.getContent())) as JsonRecord;
+    // both sub-responses went through the OpenAPI check of their own routes
+    expect(t.validated() - validatedBefore).toBe(2);
     expect(responses(raw).map((r) => (r['headers'] as JsonRecord)['Content-Type'])).toEqual(['application/json', 'application/json']);
     checkItems(raw, { '1': { url: `/users/${UPN}/contacts/x`, method: 'GET' }, '2': { url: `/users/${UPN}/contacts/x`, method: 'GET' } });
     const parsed = new BatchResponseContent(raw as never);

@@ -21,6 +21,7 @@ describe('Graph simulator: contacts', () => {
     expect(byUpn.body['id']).toBe(user.id);
     const byId = await t.call('GET', `USERS/${user.id}`);
     expect(byId.body['userPrincipalName']).toBe(UPN);
+    expect(((await t.call('GET', 'users/nobody@contoso.test')).body['error'] as JsonRecord)['code']).toBe('Request_ResourceNotFound');
     const missing = await t.call('GET', 'users/nobody@contoso.test/contacts');
     expect(missing.status).toBe(404);
     const err = missing.body['error'] as JsonRecord;
@@ -117,7 +118,10 @@ describe('Graph simulator: contacts', () => {
     }
     expect(seen).toEqual(['S0', 'S1', 'S2', 'S3']);
     expect(typeof page['@odata.deltaLink']).toBe('string');
-    expect(t.sim.requestLog.count({ mailbox: upn, kind: 'contacts.delta' })).toBe(2);
-    expect(t.sim.requestLog.count({ mailbox: upn, kind: 'contacts.create', method: 'POST' })).toBe(4);
+    await client.api(`/users/${upn}/contacts`).post({ givenName: 'S4' });
+    const next = (await client.api(String(page['@odata.deltaLink'])).get()) as JsonRecord;
+    expect(values(next).map((v) => v['givenName'])).toEqual(['S4']);
+    expect(t.sim.requestLog.count({ mailbox: upn, kind: 'contacts.delta' })).toBe(3);
+    expect(t.sim.requestLog.count({ mailbox: upn, kind: 'contacts.create', method: 'POST' })).toBe(5);
   });
 });

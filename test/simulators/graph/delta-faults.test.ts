@@ -58,7 +58,7 @@ describe('Graph simulator: delta tokens and irregular pages', () => {
     expect(t.sim.knobs.evictTokensAfterPages).toBeNull();
   });
 
-  it('emptyPagesBeforeData: empty pages that still carry a nextLink (§1.1.2); the SDK PageIterator keeps going', async () => {
+  it('emptyPagesBeforeData: each round starts with empty pages that still carry a nextLink (§1.1.2)', async () => {
     await seed(3);
     t.sim.knobs.emptyPagesBeforeData = 2;
     const round = await deltaRound(t, `users/${upn}/contacts/delta`);

@@ -114,6 +114,28 @@ describe('Graph simulator: events', () => {
     ]);
   });
 
+  it('deleting a series reports each instance in the window and the series id as @removed; /instances lists the occurrences (§2.2)', async () => {
+    const series = await createEvent({
+      subject: 'Gone soon', start: { dateTime: '2026-03-09T08:00:00', timeZone: 'UTC' }, end: { dateTime: '2026-03-09T08:15:00', timeZone: 'UTC' },
+      recurrence: { pattern: { type: 'daily', interval: 2 }, range: { type: 'numbered', startDate: '2026-03-09', numberOfOccurrences: 3 } },
+    });
+    const sid = encodeURIComponent(String(series.body['id']));
+    const instances = values((await t.call('GET', `users/${upn}/events/${sid}/instances?${WINDOW}`)).body);
+    expect(instances.map((i) => (i['start'] as JsonRecord)['dateTime'])).toEqual(['2026-03-09T08:00:00.0000000', '2026-03-11T08:00:00.0000000', '2026-03-13T08:00:00.0000000']);
+    const initial = await deltaRound(t, `users/${upn}/calendarView/delta?${WINDOW}`);
+    expect(initial.items.map((i) => i['id'])).toEqual(instances.map((i) => i['id']));
+    await t.call('DELETE', `users/${upn}/events/${sid}`);
+    const next = await deltaRound(t, initial.deltaLink);
+    expect(next.items.map((i) => [i['id'], i['@removed']])).toEqual([...instances.map((i) => i['id']), series.body['id']].map((id) => [id, { reason: 'deleted' }]));
+  });
+
+  it('an unknown time zone in start/end or in Prefer: outlook.timezone is rejected ([R] §7)', async () => {
+    const bad = await createEvent({ subject: 'x', start: { dateTime: '2026-03-10T09:00:00', timeZone: 'Mars Standard Time' }, end: { dateTime: '2026-03-10T10:00:00', timeZone: 'UTC' } });
+    expect([bad.status, (bad.body['error'] as JsonRecord)['code']]).toEqual([400, 'TimeZoneNotSupportedException']);
+    expect((await t.call('GET', `users/${upn}/events`, { headers: { Prefer: 'outlook.timezone="Mars Standard Time"' } })).status).toBe(400);
+    expect((await t.call('GET', `users/${upn}/events`, { headers: { Prefer: 'outlook.timezone="Europe/Berlin"' } })).status).toBe(200);
+  });
+
   it('calendarView delta rejects $select/$filter (400) and $expand (the documented 500) (§2.2, §3.4)', async () => {
     expect((await t.call('GET', `users/${upn}/calendarView/delta?${WINDOW}&$select=subject`)).status).toBe(400);
     expect((await t.call('GET', `users/${upn}/calendarView/delta?${WINDOW}&$filter=subject eq 'x'`)).status).toBe(400);
@@ -122,6 +144,11 @@ describe('Graph simulator: events', () => {
     expect((expand.body['error'] as JsonRecord)['message']).toBe('Value cannot be null.\r\nParameter name: type');
     // missing window → 400
     expect((await t.call('GET', `users/${upn}/calendarView/delta`)).status).toBe(400);
+    // the default calendar by id is the same collection; /me is delegated-only
+    const calendarId = t.sim.control.folders(upn).calendar;
+    expect((await t.call('GET', `users/${upn}/calendars/${encodeURIComponent(calendarId)}/calendarView/delta?${WINDOW}`)).status).toBe(200);
+    expect((await t.call('GET', `users/${upn}/calendars/other/calendarView/delta?${WINDOW}`)).status).toBe(404);
+    expect((await t.call('GET', `me/calendarView/delta?${WINDOW}`)).status).toBe(400);
     // lower-case parameter names work too (§1.1)
     expect((await t.call('GET', `users/${upn}/calendarview/delta?startdatetime=2026-03-01T00:00:00Z&enddatetime=2026-04-01T00:00:00Z`)).status).toBe(200);
   });

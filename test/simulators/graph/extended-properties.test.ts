@@ -41,6 +41,9 @@ describe('Graph simulator: extended properties', () => {
     }
     const ok = await t.call('POST', `users/${upn}/contacts`, { body: { givenName: 'x', singleValueExtendedProperties: [{ id: 'Integer {8ECCC264-6880-4EBE-992F-8888D2EEAA1D} Id 0x8012', value: '5' }, { id: 'String 0x4001001E', value: 'tag' }] } });
     expect(ok.status).toBe(201);
+    // a full proptag and its property-id form address the same MAPI property
+    const tagged = await t.call('GET', `users/${upn}/contacts/${enc(String(ok.body['id']))}?$expand=${enc("singleValueExtendedProperties($filter=id eq 'String 0x4001')")}`);
+    expect(tagged.body['singleValueExtendedProperties']).toEqual([{ id: 'String 0x4001001E', value: 'tag' }]);
     const notString = await t.call('POST', `users/${upn}/contacts`, { body: { givenName: 'x', singleValueExtendedProperties: [{ id: TRACKED, value: true }] } });
     expect(notString.status).toBe(400);
   });

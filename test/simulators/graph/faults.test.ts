@@ -66,7 +66,7 @@ describe('Graph simulator: throttling and faults', () => {
 
   it('4 concurrent requests per mailbox: the fifth in flight gets 429 MailboxConcurrency (§5.2)', async () => {
     t.sim.knobs.concurrencyLimit = 4;
-    t.sim.knobs.latencyMs = 150;
+    t.sim.knobs.latencyMs = 600; // long enough that all six overlap even on a loaded machine
     const results = await Promise.all(Array.from({ length: 6 }, () => t.call('GET', `users/${upn}/contacts`)));
     const statuses = results.map((r) => r.status).sort();
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);

@@ -20,6 +20,20 @@ export function validateReceived(url: string, method: string, status: number, bo
   assertGraphResponse({ path, method, status }, body);
 }
 
+/** Validates each `$batch` sub-response against the route of its own request (JSON batching is not in the OpenAPI). */
+function validateBatch(requestBody: unknown, responseBody: unknown): number {
+  const requests = (requestBody as { requests?: { id: string; url: string; method: string }[] } | undefined)?.requests ?? [];
+  const responses = (responseBody as { responses?: { id: string; status: number; body?: unknown }[] } | undefined)?.responses ?? [];
+  let n = 0;
+  for (const r of responses) {
+    const req = requests.find((q) => q.id.toLowerCase() === String(r.id).toLowerCase());
+    if (!req || r.body === undefined) continue;
+    validateReceived(`https://localhost/v1.0/${req.url.replace(/^\/?(v1\.0\/)?/i, '')}`, req.method, r.status, r.body);
+    n += 1;
+  }
+  return n;
+}
+
 export interface GraphTestClient {
   sim: GraphSimulator;
   fetch: Fetch;
@@ -44,7 +58,8 @@ export async function startTestSimulator(knobs: Partial<GraphKnobs> = {}): Promi
     const res = await fetch(absolute, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
     const text = await res.text();
     const body = (text ? JSON.parse(text) : {}) as JsonRecord;
-    if (text && !/\/\$batch$/i.test(new URL(absolute).pathname)) {
+    if (text && /\/\$batch$/i.test(new URL(absolute).pathname) && res.status === 200) validatedCount += validateBatch(options.body, body);
+    else if (text) {
       validateReceived(absolute, method, res.status, body);
       validatedCount += 1;
     }
@@ -58,9 +73,12 @@ export async function startTestSimulator(knobs: Partial<GraphKnobs> = {}): Promi
       const response = await fetch(url, context.options as Parameters<Fetch>[1]);
       const method = (context.options?.method ?? 'GET').toUpperCase();
       const type = response.headers.get('content-type') ?? '';
-      if (type.includes('json') && !/\/\$batch$/i.test(new URL(url).pathname)) {
+      if (type.includes('json')) {
         const text = await response.clone().text();
-        if (text) {
+        if (text && /\/\$batch$/i.test(new URL(url).pathname) && response.status === 200) {
+          const sent = typeof context.options?.body === 'string' ? (JSON.parse(context.options.body) as unknown) : undefined;
+          validatedCount += validateBatch(sent, JSON.parse(text));
+        } else if (text) {
           validateReceived(url, method, response.status, JSON.parse(text));
           validatedCount += 1;
         }

@@ -3,6 +3,7 @@
 import { ConfidentialClientApplication, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
 import { Client } from '@microsoft/microsoft-graph-client';
 import { Agent } from 'undici';
+import { tokenFingerprint } from '../../../src/simulators/graph';
 import { startTestSimulator, type GraphTestClient, type JsonRecord } from './harness';
 
 const TENANT = 'contoso-tenant';
@@ -52,6 +53,9 @@ describe('Graph simulator: identity', () => {
     const me = (await client.api('/users/id@contoso.test').get()) as JsonRecord;
     expect(me['userPrincipalName']).toBe('id@contoso.test');
     expect(t.sim.requestLog.list({ kind: 'users.get' }).map((e) => [e.status, e.authorized])).toEqual([[200, true]]);
+    // the log tells clients apart by a token fingerprint
+    expect(t.sim.requestLog.count({ kind: 'users.get', token: tokenFingerprint(`Bearer ${result?.accessToken ?? ''}`) ?? '' })).toBe(1);
+    expect(t.sim.requestLog.count({ kind: 'users.get', token: tokenFingerprint('Bearer other') ?? '' })).toBe(0);
     await dispatcher.close();
   });
 

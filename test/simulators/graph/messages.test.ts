@@ -65,6 +65,14 @@ describe('Graph simulator: messages', () => {
     expect(sent1.items.map((m) => m['id'])).toEqual([id]);
   });
 
+  it('translateExchangeIds maps default ids to immutable ids and back (§8)', async () => {
+    const { id, immutableId } = t.sim.control.seedMessage(upn, { folder: 'inbox', props: { subject: 'x' } });
+    const res = await t.call('POST', `users/${upn}/translateExchangeIds`, { body: { inputIds: [id, 'unknown'], sourceIdType: 'restId', targetIdType: 'restImmutableEntryId' } });
+    expect(values(res.body)).toEqual([{ sourceId: id, targetId: immutableId }, { sourceId: 'unknown', errorDetails: expect.objectContaining({ code: 'ErrorInvalidIdMalformed' }) }]);
+    const back = await t.call('POST', `users/${upn}/translateExchangeIds`, { body: { inputIds: [immutableId], sourceIdType: 'restImmutableEntryId', targetIdType: 'restId' } });
+    expect(values(back.body)).toEqual([{ sourceId: immutableId, targetId: id }]);
+  });
+
   it('sending a draft moves it to Sent Items as a non-draft (DESIGN §2 "tracked on send")', async () => {
     const draft = await t.call('POST', `users/${upn}/messages`, { body: { subject: 'Offer' }, headers: { Prefer: 'IdType="ImmutableId"' } });
     const id = encodeURIComponent(String(draft.body['id']));
@@ -81,6 +89,14 @@ describe('Graph simulator: messages', () => {
     expect(text.body['body']).toEqual({ contentType: 'text', content: 'Hello & welcome\r\nBye' });
     expect(text.body['id']).not.toBe(id);
     expect(text.headers.get('preference-applied')).toContain('outlook.body-content-type="text"');
+  });
+
+  it('a $filter on messages delta returns at most 5,000 messages (§2.3)', async () => {
+    t.sim.control.seed(upn, 'message', Array.from({ length: 5003 }, (_, i) => ({ subject: `m${i}`, receivedDateTime: '2026-02-01T00:00:00Z' })));
+    const filtered = await deltaRound(t, `users/${upn}/mailFolders/inbox/messages/delta?$select=subject&$filter=receivedDateTime gt 2026-01-01T00:00:00Z`, { Prefer: 'odata.maxpagesize=1000' });
+    expect(filtered.items).toHaveLength(5000);
+    const unfiltered = await deltaRound(t, `users/${upn}/mailFolders/inbox/messages/delta?$select=subject`, { Prefer: 'odata.maxpagesize=1000' });
+    expect(unfiltered.items).toHaveLength(5003);
   });
 
   it('messages delta accepts only receivedDateTime filters and changeType; $expand fails like Graph (§2.3, §3.4)', async () => {

@@ -54,6 +54,16 @@ describe('Graph simulator: To Do and categories', () => {
     expect((await deltaRound(t, next.deltaLink)).items).toEqual([{ id: task.body['id'], '@removed': { reason: 'deleted' } }]);
   });
 
+  it('$filter=linkedResources/any(...) on tasks is a knob (UNCONFIRMED, §3.5); off it is an invalid filter', async () => {
+    const list = enc(t.sim.control.folders(upn).tasks);
+    await t.call('POST', `users/${upn}/todo/lists/${list}/tasks`, { body: { title: 'linked', linkedResources: [{ applicationName: 'CRM', externalId: 'crm-9' }] } });
+    await t.call('POST', `users/${upn}/todo/lists/${list}/tasks`, { body: { title: 'plain' } });
+    const url = `users/${upn}/todo/lists/${list}/tasks?$filter=${enc("linkedResources/any(r: r/externalId eq 'crm-9')")}`;
+    expect((await t.call('GET', url)).status).toBe(400);
+    t.sim.knobs.linkedResourcesFilter = true;
+    expect(values((await t.call('GET', url)).body).map((x) => x['title'])).toEqual(['linked']);
+  });
+
   it('masterCategories: GUID ids, unique and immutable displayName, colors preset0..24/none (§4)', async () => {
     const created = await t.call('POST', `users/${upn}/outlook/masterCategories`, { body: { displayName: 'Tracked to CRM', color: 'preset9' } });
     expect(created.status).toBe(201);

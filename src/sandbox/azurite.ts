@@ -1,0 +1,154 @@
+// Azurite (the Table Storage and Queue emulator, a dev dependency) for the sandbox: spawned from node_modules with
+// in-memory persistence on free loopback ports, stopped with the sandbox. test/support/azurite.ts does the same for
+// tests; this copy ships with the CLI because test/ is not built.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Azurite's well-known development account: public and documented, not a secret. */
+export const DEV_ACCOUNT = 'devstoreaccount1';
+export const DEV_ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+const HOST = '127.0.0.1';
+const READY_TIMEOUT_MS = 20_000;
+const START_ATTEMPTS = 4;
+
+export interface AzuriteProcess {
+  tableUrl: string;
+  queueUrl: string;
+  connectionString: string;
+  stop(): Promise<void>;
+}
+
+type Service = 'table' | 'queue';
+
+function azuriteMain(service: Service): string {
+  let packageJson: string;
+  try {
+    packageJson = require.resolve('azurite/package.json');
+  } catch {
+    throw new Error('Azurite is not installed: the sandbox needs the dev dependencies (npm ci)');
+  }
+  return path.join(path.dirname(packageJson), 'dist', 'src', service, 'main.js');
+}
+
+export async function startAzurite(): Promise<AzuriteProcess> {
+  const workspace = mkdtempSync(path.join(os.tmpdir(), 'ocs-sandbox-azurite-'));
+  const children: ChildProcess[] = [];
+  const stopAll = async () => {
+    await Promise.all(children.map(stopChild));
+    rmSync(workspace, { recursive: true, force: true });
+  };
+  try {
+    const table = await startService('table', workspace);
+    children.push(table.child);
+    const queue = await startService('queue', workspace);
+    children.push(queue.child);
+    const connectionString = [
+      'DefaultEndpointsProtocol=http',
+      `AccountName=${DEV_ACCOUNT}`,
+      `AccountKey=${DEV_ACCOUNT_KEY}`,
+      `TableEndpoint=${table.url}`,
+      `QueueEndpoint=${queue.url}`,
+    ].join(';');
+    return { tableUrl: table.url, queueUrl: queue.url, connectionString, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+async function startService(service: Service, workspace: string): Promise<{ url: string; child: ChildProcess }> {
+  let lastError: unknown = null;
+  // The port can be taken between the probe and Azurite's bind: pick another.
+  for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+    const port = await freePort();
+    try {
+      const child = await spawnService(service, port, workspace);
+      return { url: `http://${HOST}:${port}/${DEV_ACCOUNT}`, child };
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw new Error(`Azurite ${service} did not start`, { cause: lastError });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function spawnService(service: Service, port: number, workspace: string): Promise<ChildProcess> {
+  const args = [
+    azuriteMain(service),
+    '--inMemoryPersistence',
+    '--disableTelemetry',
+    '--skipApiVersionCheck',
+    '--loose',
+    '--silent',
+    `--${service}Host`,
+    HOST,
+    `--${service}Port`,
+    String(port),
+  ];
+  const child = spawn(process.execPath, args, { cwd: workspace, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-2000);
+  });
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (reason: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void stopChild(child);
+      reject(new Error(`Azurite ${service} on port ${port}: ${reason}\n${stderr}`));
+    };
+    const timer = setTimeout(() => fail('not ready in time'), READY_TIMEOUT_MS);
+    child.once('exit', (code) => fail(`exited with code ${String(code)}`));
+    const poll = async () => {
+      while (!settled) {
+        if (await portAnswers(port)) {
+          settled = true;
+          clearTimeout(timer);
+          resolve(child);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    void poll();
+  });
+}
+
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: HOST, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
