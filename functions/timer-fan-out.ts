@@ -2,16 +2,19 @@
 // a singleton and only enqueues, so per-mailbox work scales out on the queue trigger under the mailbox lease).
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { fanOut, type FanOutResult } from '../src/app/fan-out';
-import { DEFAULT_SCHEDULE } from '../src/config';
+import { parseSchedule, dueAtTick } from '../src/cli/schedule';
+import { DEFAULT_SCHEDULE, mailboxSchedule, type Config } from '../src/config';
 import { logLine, runtimeFromAppSettings, type RuntimeProvider } from './runtime';
 
 export function createTimerFanOutHandler(getRuntime: RuntimeProvider) {
   return async (timer: Timer, context: InvocationContext): Promise<FanOutResult> => {
     const runtime = getRuntime();
-    const result = await fanOut(runtime.queue, runtime.config.mailboxes, { clock: runtime.deps.clock, reason: 'schedule' });
+    const due = dueMailboxes(runtime.config, runtime.deps.clock.now());
+    const result = await fanOut(runtime.queue, due, { clock: runtime.deps.clock, reason: 'schedule' });
     logLine(context, result.failed.length > 0 ? 'warn' : 'info', 'fan-out', {
       sent: result.sent,
       failed: result.failed.length,
+      notDue: runtime.config.mailboxes.length - due.length,
       isPastDue: timer.isPastDue,
     });
     // Timers are not retried (service-limits.md §3): the unsent mailboxes wait for the next occurrence, but the
@@ -21,6 +24,18 @@ export function createTimerFanOutHandler(getRuntime: RuntimeProvider) {
     }
     return result;
   };
+}
+
+/**
+ * Mailboxes on the tenant schedule are due at every tick; a mailbox with its own schedule (OCS_MAILBOX_OVERRIDES) is
+ * due when that schedule had an occurrence since the previous tick.
+ */
+export function dueMailboxes(config: Config, now: Date): string[] {
+  const timer = parseSchedule(config.schedule);
+  return config.mailboxes.filter((mailbox) => {
+    const own = mailboxSchedule(config, mailbox);
+    return own === config.schedule || dueAtTick(timer, parseSchedule(own), now);
+  });
 }
 
 export const timerFanOutHandler = createTimerFanOutHandler(runtimeFromAppSettings);

@@ -78,11 +78,6 @@ export function jsonLinesLogger(write: (line: string) => void, minLevel: LogLeve
   };
 }
 
-export function logLevelFromEnv(env: Env): LogLevel {
-  const wanted = env.OCS_LOG_LEVEL?.trim().toLowerCase();
-  return LEVELS.find((level) => level === wanted) ?? 'info';
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // The runtime.
 
@@ -153,7 +148,7 @@ export function runtimeOf(config: Config, deps: CycleDeps, queue: WorkQueue, clo
   return {
     config,
     deps,
-    depsFor: (invocationId) => ({ ...deps, owner: `${deps.owner}` + (invocationId ? "" : "") }),
+    depsFor: (invocationId) => ({ ...deps, owner: `${deps.owner}/${invocationId}` }),
     queue,
     store: deps.store,
     cycleOptions: { productGuid: config.productGuid },
@@ -173,7 +168,8 @@ export function runtimeFromEnv(env: Env = process.env): Runtime {
   if (cached === null || cached.env !== env) {
     try {
       const config = loadConfigOrThrow(env);
-      cached = { env, runtime: buildRuntime(config, { logger: jsonLinesLogger((line) => process.stdout.write(`${line}\n`), logLevelFromEnv(env)) }) };
+      // Info and above; the host's own filter (host.json "logging") decides what is kept.
+      cached = { env, runtime: buildRuntime(config, { logger: jsonLinesLogger((line) => process.stdout.write(`${line}\n`), 'info') }) };
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       cached = { env, error };

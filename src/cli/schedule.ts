@@ -94,3 +94,43 @@ export function nextOccurrence(schedule: Schedule, after: Date): Date | null {
   }
   return null;
 }
+
+/** The last occurrence at or before `at` (to the second), or null when there is none in the search range. */
+export function previousOccurrence(schedule: Schedule, at: Date): Date | null {
+  const end = Math.floor(at.getTime() / 1000) * 1000;
+  const endDay = Math.floor(end / DAY_MS) * DAY_MS;
+  const descending = (values: readonly number[]) => [...values].reverse();
+  for (let d = 0; d < SEARCH_DAYS; d++) {
+    const dayStart = endDay - d * DAY_MS;
+    const date = new Date(dayStart);
+    if (!schedule.months.has(date.getUTCMonth() + 1) || !schedule.days.has(date.getUTCDate()) || !schedule.weekdays.has(date.getUTCDay())) continue;
+    for (const hour of descending(schedule.hours)) {
+      const hourStart = dayStart + hour * 3_600_000;
+      if (hourStart > end) continue;
+      for (const minute of descending(schedule.minutes)) {
+        const minuteStart = hourStart + minute * 60_000;
+        if (minuteStart > end) continue;
+        for (const second of descending(schedule.seconds)) {
+          const candidate = minuteStart + second * 1000;
+          if (candidate <= end) return new Date(candidate);
+        }
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Whether a mailbox whose own schedule differs from the timer's is due at this timer tick: its schedule has an
+ * occurrence since the timer's previous tick. The timer cannot fire more often than its own schedule, so a mailbox
+ * schedule finer than the tenant's runs at the tenant's pace.
+ */
+export function dueAtTick(timerSchedule: Schedule, mailboxSchedule: Schedule, now: Date): boolean {
+  // A late firing (isPastDue, a slow start) still belongs to the tick that last passed.
+  const tick = previousOccurrence(timerSchedule, now);
+  if (tick === null) return true;
+  const previousTick = previousOccurrence(timerSchedule, new Date(tick.getTime() - 1000));
+  if (previousTick === null) return true;
+  const next = nextOccurrence(mailboxSchedule, previousTick);
+  return next !== null && next.getTime() <= tick.getTime();
+}

@@ -91,6 +91,14 @@ export interface MappingRow {
   mapId: string;
   kind: ItemKind;
   outlookId: string | null;
+  /**
+   * The folder or list the Outlook item lives in, as OutlookItem.container names it: the To Do list id, `inbox` /
+   * `sentitems`, the contacts folder, `calendar`. Direct reads of kinds with several streams (To Do lists, Inbox and
+   * Sent Items) need it: a task read in the wrong list is a 404, not a deletion. Null when unknown (rows written before
+   * the column existed); the stores always return it, null included. Optional in the type only so that rows built
+   * before it existed still compile.
+   */
+  outlookContainer?: string | null;
   crmId: string | null;
   state: MappingState;
   trackedVia: TrackedVia;

@@ -87,12 +87,19 @@ export interface MailboxSource {
     stamp: { crmId: string; categoryName: string },
   ): Promise<OutlookItem>;
 
-  /** Write mapped fields and/or tracking upkeep. */
+  /**
+   * Write mapped fields and/or tracking upkeep. `ifMatch` is the item's `changeKey` read at hydration
+   * (OutlookItem.changeKey; for To Do tasks the etag's value): when given, the write is conditional — an item changed
+   * since then throws ConcurrencyError and is not written, so a user's edit made between our read and our write is not
+   * overwritten. Outlook's honouring of If-Match is UNCONFIRMED (graph-behaviour.md §8): it narrows the window, and
+   * callers must stay correct without it.
+   */
   updateItem(
     mailbox: string,
     ref: ItemRef,
     write: OutlookWrite | null,
     tracking: (TrackingUpkeep & { categoryName: string }) | null,
+    ifMatch?: string | null,
   ): Promise<OutlookItem>;
 
   /** Delete; an item already gone counts as deleted. */

@@ -51,7 +51,10 @@ export interface ChangeRecord {
  */
 export interface CommitUnit {
   mapping?: { put: MappingRow } | { remove: MappingRow };
-  /** Delete the change row that this unit resolved; with `etag`, only if no newer change was recorded meanwhile. */
+  /**
+   * Delete the change row that this unit resolved; with `etag`, only if no newer change was recorded meanwhile.
+   * Without etag: delete if present (absent is not an error).
+   */
   deleteChange?: { key: string; etag?: string };
   /** Write (replace) a change row: a failure's attempts, backoff and reason, or a re-keyed pending change. */
   putChange?: ChangeRow;
@@ -92,7 +95,10 @@ export interface StateStore {
   /** The `limit` mappings verified longest ago (never-verified first). */
   oldestVerified(mailbox: string, limit: number): Promise<MappingRow[]>;
 
-  /** Coalesce changes into change rows; durable when the promise resolves. */
+  /**
+   * Coalesce changes into change rows; durable when the promise resolves. Recording makes the row due at the change's
+   * time; attempts and last error are kept. Mailboxes are case-insensitive.
+   */
   recordChanges(mailbox: string, changes: readonly ChangeRecord[]): Promise<void>;
   getChange(mailbox: string, key: string): Promise<ChangeRow | null>;
   /** Change rows due at `now`, oldest first, at most `limit`. */
@@ -111,7 +117,10 @@ export interface StateStore {
   setCursor(mailbox: string, stream: string, cursor: string | null): Promise<void>;
   listCursors(mailbox: string): Promise<Map<string, string>>;
 
-  /** Take the mailbox's lease if it is free or expired; null when another owner holds a live lease. */
+  /**
+   * Take the mailbox's lease if it is free or expired; null when another owner holds a live lease. The current owner
+   * may take its own live lease again.
+   */
   acquireLease(mailbox: string, owner: string, ttlMs: number, now: Date): Promise<Lease | null>;
   /** Extend a held lease; null when it was lost (expired and taken by another owner). */
   renewLease(lease: Lease, ttlMs: number, now: Date): Promise<Lease | null>;

@@ -17,6 +17,9 @@ export interface WorkQueue {
   send(request: MailboxSyncRequest): Promise<void>;
   /** Receive up to `max` messages, hidden from other receivers for `visibilityTimeoutSeconds`. */
   receive(max: number, visibilityTimeoutSeconds: number): Promise<ReceivedMessage[]>;
-  /** Delete a processed message. */
+  /**
+   * Delete a processed message. Throws ConcurrencyError when the pop receipt is no longer valid (the message was
+   * redelivered).
+   */
   complete(message: ReceivedMessage): Promise<void>;
 }

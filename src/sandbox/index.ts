@@ -2,6 +2,8 @@
 // a demo mailbox and its CRM user seeded with a little of everything, and the settings (in the same form as the app
 // settings of a real deployment) that point the worker at them. The worker then runs through the ordinary
 // configuration loader and composition root, so the sandbox exercises the production code path end to end.
+import type { AddressInfo } from 'node:net';
+import { serveDataverseControl } from '../simulators/cli';
 import { startDataverseSimulator, type DataverseSimulator } from '../simulators/dataverse';
 import { startGraphSimulator, type GraphSimulator } from '../simulators/graph';
 import { startAzurite, type AzuriteProcess } from './azurite';
@@ -20,6 +22,8 @@ export interface Sandbox {
   graph: GraphSimulator;
   dataverse: DataverseSimulator;
   azurite: AzuriteProcess;
+  /** The Dataverse simulator's control routes over plain HTTP (`/_sim/...`, see src/simulators/cli.ts). */
+  dataverseControlUrl: string;
   seed: DemoSeed;
   /** What runs where, for people. */
   describe(): string[];
@@ -38,6 +42,12 @@ export async function startSandbox(options: { schedule?: string } = {}): Promise
     stops.push(() => graph.stop());
     const dataverse = await startDataverseSimulator();
     stops.push(() => dataverse.stop());
+    const control = await serveDataverseControl(dataverse, 0);
+    stops.push(async () => {
+      control.closeAllConnections();
+      await new Promise<void>((resolve) => control.close(() => resolve()));
+    });
+    const dataverseControlUrl = `http://127.0.0.1:${(control.address() as AddressInfo).port}/`;
     const seed = seedDemo(graph, dataverse, SANDBOX_MAILBOX);
     const env: Record<string, string> = {
       OCS_TENANT_ID: 'sandbox.onmicrosoft.com',
@@ -58,6 +68,7 @@ export async function startSandbox(options: { schedule?: string } = {}): Promise
       graph,
       dataverse,
       azurite,
+      dataverseControlUrl,
       seed,
       describe: () => [
         `Graph simulator:     ${graph.baseUrl}  (control: ${graph.baseUrl}_sim/users, _sim/users/${SANDBOX_MAILBOX}/items?kind=contact, _sim/requests, _sim/knobs)`,
@@ -65,6 +76,10 @@ export async function startSandbox(options: { schedule?: string } = {}): Promise
         `Azurite:             tables ${azurite.tableUrl}, queues ${azurite.queueUrl}`,
         `Demo mailbox:        ${SANDBOX_MAILBOX} (${seed.outlook.contacts} contacts, ${seed.outlook.events} events, ${seed.outlook.tasks} tasks, ${seed.outlook.messages} messages; ${seed.outlook.tracked} tracked)`,
         `Demo CRM user:       ${seed.crm.userId} (${seed.crm.contacts} contacts, ${seed.crm.appointments} appointments, ${seed.crm.tasks} tasks it owns)`,
+        'Try it while cycles run (the simulators accept any bearer token):',
+        `  edit in "Outlook": curl -sk -X PATCH -H 'Authorization: Bearer demo' -H 'Content-Type: application/json' ${graph.baseUrl}v1.0/users/${SANDBOX_MAILBOX}/contacts/${encodeURIComponent(seed.outlook.sampleContactId)} -d '{"jobTitle":"Head of Retail"}'`,
+        `  edit in the CRM:   curl -s -X PATCH ${dataverseControlUrl}_sim/tables/contacts/${seed.crm.sampleContactId} -d '{"jobtitle":"Head of Buying"}'`,
+        `  look:              curl -sk '${graph.baseUrl}_sim/users/${SANDBOX_MAILBOX}/items?kind=contact'   ·   curl -s ${dataverseControlUrl}_sim/tables/contacts`,
       ],
       stop: stopAll,
     };

@@ -5,8 +5,10 @@ import type { GraphSimulator } from '../simulators/graph';
 import { DEFAULT_CATEGORY_NAME } from '../config/settings';
 
 export interface DemoSeed {
-  outlook: { contacts: number; events: number; tasks: number; messages: number; tracked: number };
-  crm: { userId: string; contacts: number; appointments: number; tasks: number };
+  /** `sampleContactId`: a tracked Outlook contact (Graph default id), for people to edit. */
+  outlook: { contacts: number; events: number; tasks: number; messages: number; tracked: number; sampleContactId: string };
+  /** `sampleContactId`: a CRM contact the demo user owns, for people to edit. */
+  crm: { userId: string; contacts: number; appointments: number; tasks: number; sampleContactId: string };
 }
 
 const DEMO_AAD_OBJECT_ID = '0de30000-5a4d-4b0c-8000-000000000001';
@@ -71,7 +73,7 @@ export function seedDemo(graph: GraphSimulator, dataverse: DataverseSimulator, m
   const userId = control.createUser({ fullname: 'Demo User', internalemailaddress: mailbox, azureactivedirectoryobjectid: DEMO_AAD_OBJECT_ID });
   const otherId = control.createUser({ fullname: 'Other Seller', internalemailaddress: 'other.seller@contoso.test', azureactivedirectoryobjectid: OTHER_AAD_OBJECT_ID });
   const as = { as: userId };
-  control.seed('contacts', { firstname: 'Nestor', lastname: 'Wilke', emailaddress1: 'nestor.wilke@contoso-partner.test', jobtitle: 'Buyer', telephone1: '+1 206 555 0145' }, as);
+  const nestor = control.seed('contacts', { firstname: 'Nestor', lastname: 'Wilke', emailaddress1: 'nestor.wilke@contoso-partner.test', jobtitle: 'Buyer', telephone1: '+1 206 555 0145' }, as);
   control.seed('contacts', { firstname: 'Megan', lastname: 'Bowen', emailaddress1: 'megan.bowen@contoso-partner.test' }, as);
   // Owned by someone else: outside the demo user's scope, never created in the demo mailbox.
   control.seed('contacts', { firstname: 'Out', lastname: 'Of Scope', emailaddress1: 'out.of.scope@contoso-partner.test' }, { as: otherId });
@@ -80,7 +82,7 @@ export function seedDemo(graph: GraphSimulator, dataverse: DataverseSimulator, m
   control.seed('tasks', { subject: 'Call Megan back', scheduledend: dataverseInstant(daysFromNow(1, 16)) }, as);
 
   return {
-    outlook: { contacts: contacts.length, events: events.length, tasks: tasks.length, messages: inbox.length + sent.length, tracked: 6 },
-    crm: { userId, contacts: 2, appointments: 1, tasks: 1 },
+    outlook: { contacts: contacts.length, events: events.length, tasks: tasks.length, messages: inbox.length + sent.length, tracked: 6, sampleContactId: contacts[0] ?? '' },
+    crm: { userId, contacts: 2, appointments: 1, tasks: 1, sampleContactId: nestor },
   };
 }

@@ -192,7 +192,7 @@ export function dataverseControlRoute(dataverse: DataverseSimulator, method: str
   return { status: 404, body: { error: `unknown control route ${method} ${url.pathname}` } };
 }
 
-function serveDataverseControl(dataverse: DataverseSimulator, port: number): Promise<http.Server> {
+export function serveDataverseControl(dataverse: DataverseSimulator, port: number): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));

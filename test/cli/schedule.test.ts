@@ -1,7 +1,7 @@
 // The local worker's NCRONTAB evaluator (service-limits.md §3: 6-field `{second} {minute} {hour} {day} {month}
 // {day-of-week}`, UTC without WEBSITE_TIME_ZONE).
 import { throttledProgress } from '../../src/cli/format';
-import { nextOccurrence, parseSchedule } from '../../src/cli/schedule';
+import { dueAtTick, nextOccurrence, parseSchedule, previousOccurrence } from '../../src/cli/schedule';
 
 const next = (expression: string, afterIso: string) => nextOccurrence(parseSchedule(expression), new Date(afterIso))?.toISOString() ?? null;
 
@@ -52,5 +52,31 @@ describe('progress printing', () => {
       '  … m@x.test: collect contacts (3 pages, 300 items)',
       '  … m@x.test: apply (10 items)',
     ]);
+  });
+});
+
+describe('previous occurrence and per-mailbox schedules at a timer tick', () => {
+  const prev = (expression: string, atIso: string) => previousOccurrence(parseSchedule(expression), new Date(atIso))?.toISOString() ?? null;
+
+  it.each([
+    ['0 */15 * * * *', '2026-03-02T09:15:00.000Z', '2026-03-02T09:15:00.000Z'],
+    ['0 */15 * * * *', '2026-03-02T09:14:59.999Z', '2026-03-02T09:00:00.000Z'],
+    ['0 0 6 * * MON', '2026-03-04T00:00:00.000Z', '2026-03-02T06:00:00.000Z'],
+    ['0 0 0 1 JAN *', '2026-03-02T00:00:00.000Z', '2026-01-01T00:00:00.000Z'],
+  ])('%s at or before %s → %s', (expression, at, expected) => {
+    expect(prev(expression, at)).toBe(expected);
+  });
+
+  const tenant = parseSchedule('0 */15 * * * *');
+  it.each([
+    // [mailbox schedule, timer firing time, due]
+    ['0 0 * * * *', '2026-03-02T10:00:00.000Z', true],
+    ['0 0 * * * *', '2026-03-02T10:15:00.000Z', false],
+    ['0 0 * * * *', '2026-03-02T10:00:07.000Z', true], // fired a little late: still the 10:00 tick
+    ['0 5 * * * *', '2026-03-02T10:15:00.000Z', true], // 10:05 fell between the 10:00 and 10:15 ticks
+    ['0 5 * * * *', '2026-03-02T10:30:00.000Z', false],
+    ['0 */5 * * * *', '2026-03-02T10:30:00.000Z', true], // finer than the timer: runs at the timer's pace
+  ])('mailbox schedule %s at %s → due %s', (expression, at, due) => {
+    expect(dueAtTick(tenant, parseSchedule(expression), new Date(at))).toBe(due);
   });
 });

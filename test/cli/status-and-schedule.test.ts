@@ -17,15 +17,15 @@ const ENV = {
   OCS_TABLE_PREFIX: 'CliStatus',
 };
 
-describe('CLI status', () => {
-  let azurite: AzuriteInstance;
-  beforeAll(async () => {
-    azurite = await startAzurite({ table: true, queue: true });
-  });
-  afterAll(async () => {
-    await azurite?.stop();
-  });
+let azurite: AzuriteInstance;
+beforeAll(async () => {
+  azurite = await startAzurite({ table: true, queue: true });
+});
+afterAll(async () => {
+  await azurite?.stop();
+});
 
+describe('CLI status', () => {
   it("prints each enrolled mailbox's last runs, failures with reasons and pending changes", async () => {
     const env = { ...ENV, AzureWebJobsStorage: azurite.connectionString };
     const runtime = buildRuntime(loadConfigOrThrow(env), { logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } });
@@ -52,6 +52,25 @@ describe('CLI status', () => {
     expect(text).toContain('alice@contoso.example');
     expect(text).toMatch(/2026-03-02T09:00:00.000Z\s+partial\s+writes c\/u\/d: outlook 0\/1\/0, crm 3\/0\/0; failures 1; held deletes 0/);
     expect(text).toMatch(/alice@contoso\.example[\s\S]*pending changes: 1[\s\S]*bob@contoso\.example\n\s+no runs yet\n\s+pending changes: 0/);
+  });
+});
+
+describe('CLI --once exit code', () => {
+  it('exits 1 and prints the reason when a cycle fails (here: nothing answers at the sign-in authority)', async () => {
+    const env = {
+      ...ENV,
+      OCS_MAILBOXES: 'alice@contoso.example',
+      OCS_TABLE_PREFIX: 'CliOnce',
+      AzureWebJobsStorage: azurite.connectionString,
+      OCS_AUTHORITY_HOST: 'https://127.0.0.1:9',
+      OCS_GRAPH_BASE_URL: 'https://127.0.0.1:9',
+      OCS_CRM_URL: 'https://127.0.0.1:9',
+    };
+    const out: string[] = [];
+    const code = await main(['--once'], env, { out: (t) => out.push(t), err: () => undefined });
+    if (process.env.SHOW_CLI === '1') console.log(out.join('\n'));
+    expect(code).toBe(1);
+    expect(out.join('\n')).toMatch(/alice@contoso\.example: failed in[\s\S]*✗ cycle: /);
   });
 });
 

@@ -1,6 +1,8 @@
 // The composition root as the Functions host uses it: the runtime built once from app settings, configuration
 // errors reported once with every problem and no secret, and certificate credentials checked before any request.
 import { generateKeyPairSync } from 'node:crypto';
+import { StorageWorkQueue } from '../../src/adapters/queue/work-queue';
+import { TableStateStore } from '../../src/adapters/tables/state-store';
 import { buildRuntime, jsonLinesLogger, resetRuntimeCache, runtimeFromEnv } from '../../src/composition';
 import { ConfigError, loadConfigOrThrow } from '../../src/config';
 import { TEST_ENV } from './support';
@@ -69,6 +71,15 @@ describe('buildRuntime credentials', () => {
       'OCS_EXTRA_CA_PATH (extra CA certificate file): cannot be read (ENOENT)',
       'OCS_CLIENT_CERTIFICATE_PATH: the certificate file cannot be read (ENOENT)',
     ]);
+  });
+});
+
+describe('buildRuntime storage', () => {
+  it('reaches storage with a managed identity when no connection string is set', () => {
+    const config = loadConfigOrThrow({ ...TEST_ENV, AzureWebJobsStorage: undefined, AzureWebJobsStorage__accountName: 'ocsprod', AzureWebJobsStorage__clientId: '22222222-3333-4444-8555-666666666666' });
+    const runtime = buildRuntime(config, { logger: jsonLinesLogger(() => undefined) });
+    expect(runtime.store).toBeInstanceOf(TableStateStore);
+    expect((runtime.queue as StorageWorkQueue).client.url).toBe('https://ocsprod.queue.core.windows.net/mailbox-sync');
   });
 });
 

@@ -3,6 +3,7 @@
 // timer → queue message (base64 JSON, as the host's queue trigger expects, service-limits.md §3) → mailbox-sync
 // handler → a run in Table Storage → status.
 import { HttpRequest, type Timer } from '@azure/functions';
+import { trustedFetch } from '../../src/adapters/http/trusted-fetch';
 import { StorageWorkQueue } from '../../src/adapters/queue/work-queue';
 import type { MailboxStatus } from '../../src/app/status';
 import { buildRuntime, type Runtime } from '../../src/composition';
@@ -58,6 +59,36 @@ describe('Functions handlers on Azurite and the simulators', () => {
     expect(status.lastRuns.map((run) => run.runId)).toEqual([summary?.runId]);
     // Every item failure of the run is visible as a failing change row with its reason code.
     expect(status.failing.map((row) => row.reason).sort()).toEqual((summary?.failures ?? []).map((f) => f.reason).sort());
+  });
+
+  it('carries edits made on each side to the other, then a quiet cycle writes nothing (DESIGN.md §5)', async () => {
+    const sync = createMailboxSyncHandler(() => runtime);
+    const message = { mailbox: sandbox.mailbox, reason: 'manual', requestedAt: new Date().toISOString() };
+    // The edits the sandbox suggests to people: a PATCH "in Outlook on the web" and a change by a CRM user.
+    const trust = trustedFetch(sandbox.graph.caCert);
+    const patched = await trust(`${sandbox.graph.baseUrl}v1.0/users/${sandbox.mailbox}/contacts/${encodeURIComponent(sandbox.seed.outlook.sampleContactId)}`, {
+      method: 'PATCH',
+      headers: { Authorization: 'Bearer demo', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ jobTitle: 'Head of Retail' }),
+    });
+    expect(patched.status).toBe(200);
+    const crmEdit = await globalThis.fetch(`${sandbox.dataverseControlUrl}_sim/tables/contacts/${sandbox.seed.crm.sampleContactId}`, {
+      method: 'PATCH',
+      body: JSON.stringify({ jobtitle: 'Head of Buying' }),
+    });
+    expect(crmEdit.status).toBe(204);
+
+    const second = await sync(message, invocation('mailbox-sync').context);
+    expect(second?.counts['crm.update']).toBe(1);
+    expect(second?.counts['outlook.update']).toBe(1);
+    const adele = sandbox.dataverse.control.rows('contacts').find((row) => row.lastname === 'Vance');
+    expect(adele?.jobtitle).toBe('Head of Retail');
+    const nestor = sandbox.graph.control.listItems(sandbox.mailbox, 'contact').find((item) => JSON.stringify(item).includes('Wilke'));
+    expect(JSON.stringify(nestor)).toContain('Head of Buying');
+
+    const quiet = await sync(message, invocation('mailbox-sync').context);
+    const writes = Object.entries(quiet?.counts ?? {}).filter(([name]) => /^(crm|outlook)\.(create|update|delete)$/.test(name));
+    expect(writes).toEqual([]);
   });
 
   it('queues a manual sync on the Storage queue', async () => {

@@ -1,5 +1,6 @@
 // The queue-triggered mailbox cycle: a message runs one cycle and records a run; a failed cycle throws so the host
 // retries and finally poisons the message (host.json maxDequeueCount 5, service-limits.md §3).
+import { InvocationContext } from '@azure/functions';
 import { ItemRejectedError } from '../../src/ports/errors';
 import { createMailboxSyncHandler, MailboxCycleFailedError, queueName } from '../../functions/mailbox-sync';
 import { ALICE, BOB, invocation, memoryWorld, trackedContact } from './support';
@@ -60,8 +61,8 @@ describe('mailbox-sync concurrency', () => {
     world.outlook.userCreate(ALICE, 'contact', 'contacts', trackedContact('Nestor', 'Wilke', 'nestor@fabrikam.example'));
     const handler = createMailboxSyncHandler(() => world.runtime);
     // Distinct invocation ids, as the host assigns them; same process, so the same composition-root owner.
-    const first = invocation('mailbox-sync').context;
-    const second = new (first.constructor as typeof import('@azure/functions').InvocationContext)({ invocationId: 'inv-2', functionName: 'mailbox-sync', logHandler: () => undefined });
+    const first = new InvocationContext({ invocationId: 'inv-1', functionName: 'mailbox-sync', logHandler: () => undefined });
+    const second = new InvocationContext({ invocationId: 'inv-2', functionName: 'mailbox-sync', logHandler: () => undefined });
     const outcomes = await Promise.all([handler(request(ALICE), first), handler(request(ALICE), second)]);
     expect(outcomes.map((s) => s?.outcome).sort()).toEqual(['ok', 'skipped']);
     expect(world.crm.all('contact')).toHaveLength(1);

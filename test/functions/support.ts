@@ -59,8 +59,8 @@ export interface MemoryWorld {
 }
 
 /** Alice has a CRM user; Bob does not (his cycle fails with `no-crm-user`). */
-export function memoryWorld(options: { queue?: WorkQueue } = {}): MemoryWorld {
-  const config = loadConfigOrThrow(TEST_ENV);
+export function memoryWorld(options: { queue?: WorkQueue; env?: Record<string, string> } = {}): MemoryWorld {
+  const config = loadConfigOrThrow({ ...TEST_ENV, ...options.env });
   const clock = new TestClock();
   const outlook = new MemoryMailboxSource({ productGuid: config.productGuid, categoryName: CATEGORY, now: () => clock.now().toISOString() });
   const crm = new InMemoryCrmConnector({ now: () => clock.now() });

@@ -39,6 +39,21 @@ describe('timer-fan-out', () => {
     expect(sent.map((r) => r.mailbox)).toEqual([ALICE]);
   });
 
+  it("sends a mailbox with its own schedule only at the ticks that schedule covers", async () => {
+    // Bob syncs hourly; the tenant every 15 minutes (DESIGN.md §8 "Settings": schedule per mailbox).
+    const world = memoryWorld({ env: { OCS_MAILBOX_OVERRIDES: JSON.stringify({ [BOB]: { schedule: '0 0 * * * *' } }) } });
+    const handler = createTimerFanOutHandler(() => world.runtime);
+    const sentAt = async (iso: string) => {
+      world.clock.at = Date.parse(iso);
+      await handler(timer, invocation('timer-fan-out').context);
+      return (await world.drain()).map((m) => m.body.mailbox).sort();
+    };
+    expect(await sentAt('2026-03-02T09:00:00.000Z')).toEqual([ALICE, BOB]);
+    expect(await sentAt('2026-03-02T09:15:00.000Z')).toEqual([ALICE]);
+    expect(await sentAt('2026-03-02T09:45:02.000Z')).toEqual([ALICE]);
+    expect(await sentAt('2026-03-02T10:00:01.000Z')).toEqual([ALICE, BOB]);
+  });
+
   it('binds the schedule to OCS_SCHEDULE when it is set, else registers the 15-minute default', () => {
     expect(timerSchedule({ OCS_SCHEDULE: '0 */5 * * * *' })).toBe('%OCS_SCHEDULE%');
     expect(timerSchedule({ OCS_SCHEDULE: '  ' })).toBe(DEFAULT_SCHEDULE);

@@ -33,6 +33,7 @@ const ANNOTATIONS = 'odata.include-annotations="OData.Community.Display.V1.Forma
 const EXPIRED_VERSION_STAMP = '0x80044352';
 const DUPLICATE_RECORD = '0x80040237';
 const OWNER_PARTY = 9;
+const ORGANIZER_PARTY = 7;
 
 const collectionPage = z.object({
   value: z.array(z.unknown()),
@@ -125,7 +126,7 @@ export class DataverseCrmConnector implements CrmConnector {
     const entity = DATAVERSE_ENTITIES[kind];
     const id = deterministicCrmId(kind, options.idempotencyKey);
     const { fields, state } = splitStateAttributes(kind, write.attributes);
-    const body: JsonObject = { ...fields, ...this.partiesBody(kind, write.parties), [entity.primaryKey]: id };
+    const body: JsonObject = { ...fields, ...this.partiesBody(kind, write.parties, options.actAs), [entity.primaryKey]: id };
     if (write.regarding) Object.assign(body, this.regardingBind(kind, write.regarding));
     // §4: statecode is not valid on create, so a closed or scheduled state is a PATCH after the POST; both go in one
     // change set (§2.6) so the record never exists in the wrong state.
@@ -152,7 +153,7 @@ export class DataverseCrmConnector implements CrmConnector {
   async update(kind: ItemKind, id: string, write: CrmWrite, options: CrmWriteOptions & { ifMatch: string }): Promise<CrmRecord> {
     checkPartiesAllowed(kind, write);
     const { fields, state } = splitStateAttributes(kind, write.attributes);
-    const body: JsonObject = { ...fields, ...this.partiesBody(kind, write.parties) };
+    const body: JsonObject = { ...fields, ...this.partiesBody(kind, write.parties, options.actAs) };
     if (write.regarding !== undefined) Object.assign(body, await this.regardingChange(kind, id, write.regarding));
     // A closed activity is read-only: reopen before editing, edit before closing.
     const steps: JsonObject[] = [];
@@ -323,19 +324,27 @@ export class DataverseCrmConnector implements CrmConnector {
     return etag.success ? etag.data['@odata.etag'] : '*';
   }
 
-  /** §4.2: parties are written through the activity's collection navigation property (deep insert / replace). */
-  private partiesBody(kind: ItemKind, parties: CrmParty[] | undefined): JsonObject {
+  /**
+   * §4.2: parties are written through the activity's collection navigation property (deep insert / replace). The
+   * organizer must be a systemuser: an organizer known only by address is bound to the acting user when it is their
+   * address (keeping `addressused`, so the value reads back the same and does not ping-pong), and left out otherwise
+   * (someone else's meeting: Dataverse then keeps its own default).
+   */
+  private partiesBody(kind: ItemKind, parties: CrmParty[] | undefined, actAs: CrmUser): JsonObject {
     const property = DATAVERSE_ENTITIES[kind].partiesProperty;
     if (!property || parties === undefined) return {};
-    return {
+    const rows: JsonObject[] = [];
+    for (const given of parties) {
       // The Owner party (9) is the platform's own row, derived from ownerid; it is never written.
-      [property]: parties.filter((party) => party.participationTypeMask !== OWNER_PARTY).map((party) => {
-        const row: JsonObject = { participationtypemask: party.participationTypeMask };
-        if (party.party) row[`partyid_${party.party.entity}@odata.bind`] = `/${entitySetOf(party.party.entity)}(${party.party.id})`;
-        if (party.address !== null) row.addressused = party.address;
-        return row;
-      }),
-    };
+      if (given.participationTypeMask === OWNER_PARTY) continue;
+      const party = given.participationTypeMask === ORGANIZER_PARTY && !given.party ? organizerAs(given, actAs) : given;
+      if (!party) continue;
+      const row: JsonObject = { participationtypemask: party.participationTypeMask };
+      if (party.party) row[`partyid_${party.party.entity}@odata.bind`] = `/${entitySetOf(party.party.entity)}(${party.party.id})`;
+      if (party.address !== null) row.addressused = party.address;
+      rows.push(row);
+    }
+    return { [property]: rows };
   }
 
   /** §4.1: regarding is bound through the entity-suffixed navigation property of this activity. */
@@ -356,6 +365,11 @@ export class DataverseCrmConnector implements CrmConnector {
     if (response.status !== 200) throw failureFor(errorInfo(response.status, response.body), what);
     return response.body;
   }
+}
+
+function organizerAs(party: CrmParty, actAs: CrmUser): CrmParty | null {
+  if (party.address === null || party.address.toLowerCase() !== actAs.address.toLowerCase()) return null;
+  return { ...party, party: { entity: 'systemuser', id: actAs.id } };
 }
 
 /** An OData string literal: quotes doubled (OData ABNF `SQUOTE-in-string`). */

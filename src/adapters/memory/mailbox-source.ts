@@ -5,12 +5,14 @@
 // - items stored as Graph JSON, so tracking is read by the same rules as the Graph adapter (outlook-item.ts);
 // - PATCH semantics: top-level properties replace, `categories` replaces the array (§4), extended properties upsert
 //   by id and are never deleted (§3.2);
-// - idempotent creates on the CrmId stamp, 404-tolerant deletes, a master category list (§4).
+// - idempotent creates on the CrmId stamp, 404-tolerant deletes, a master category list (§4);
+// - a To Do task is addressed inside its list (`/todo/lists/{list}/tasks/{id}`): in another list it is not found;
+// - If-Match on updates (§8, UNCONFIRMED for Outlook, so a knob: `honourIfMatch`, on by default like the simulator).
 // Test-side controls (userCreate, userEdit, userDelete, evict, injectMalformedEntry, injectFault, …) play the user and
 // the service.
 import type { ItemKind, JsonObject, JsonValue, OutlookItem, OutlookWrite } from '../../core/model';
 import type { TrackingUpkeep } from '../../core/plan';
-import { InvariantError, ItemRejectedError, ResyncRequiredError } from '../../ports/errors';
+import { ConcurrencyError, InvariantError, ItemRejectedError, ResyncRequiredError } from '../../ports/errors';
 import type { DeltaEntry, DeltaPage, ItemFailure, ItemRef, MailboxSource, StreamRef } from '../../ports/mailbox-source';
 import { expandedPropertyIds, samePropertyId, trackingPropertyIds, type TrackingPropertyIds } from '../graph/extended-properties';
 import { hasCategory, productLink, propertyValue, toDeltaEntry, toOutlookItem, withCategory, type TrackingVocabulary } from '../graph/outlook-item';
@@ -26,6 +28,11 @@ export interface MemoryMailboxSourceOptions {
   pageSize?: number;
   /** ISO-8601 UTC clock for lastModifiedDateTime; defaults to the wall clock. */
   now?: () => string;
+  /**
+   * graph-behaviour.md §8: whether Outlook refuses a PATCH whose If-Match is not the item's current changeKey is
+   * UNCONFIRMED. On (default): a mismatch throws ConcurrencyError; off: If-Match is ignored.
+   */
+  honourIfMatch?: boolean;
 }
 
 export interface StoredItem {
@@ -77,6 +84,8 @@ export class MemoryMailboxSource implements MailboxSource {
   private readonly defaultCategoryName: string;
   private readonly pageSize: number;
   private readonly now: () => string;
+  /** graph-behaviour.md §8 knob (see the option); may be switched by tests between calls. */
+  honourIfMatch: boolean;
   private counter = 0;
 
   constructor(options: MemoryMailboxSourceOptions) {
@@ -85,6 +94,7 @@ export class MemoryMailboxSource implements MailboxSource {
     this.defaultCategoryName = options.categoryName ?? 'Tracked to CRM';
     this.pageSize = options.pageSize ?? 10;
     this.now = options.now ?? (() => new Date().toISOString());
+    this.honourIfMatch = options.honourIfMatch ?? true;
   }
 
   // ---------------------------------------------------------------- MailboxSource
@@ -164,8 +174,8 @@ export class MemoryMailboxSource implements MailboxSource {
     box.requests += Math.ceil(refs.length / 20);
     const out = new Map<string, OutlookItem | null>();
     for (const ref of refs) {
-      const item = box.items.get(ref.id);
-      if (!item || item.deleted || item.kind !== ref.kind) {
+      const item = this.addressed(box, ref);
+      if (!item) {
         out.set(ref.id, null);
         continue;
       }
@@ -214,11 +224,16 @@ export class MemoryMailboxSource implements MailboxSource {
     ref: ItemRef,
     write: OutlookWrite | null,
     tracking: (TrackingUpkeep & { categoryName: string }) | null,
+    ifMatch?: string | null,
   ): Promise<OutlookItem> {
     const box = this.enter(mailbox, 'updateItem');
     box.requests += 1;
-    const item = box.items.get(ref.id);
-    if (!item || item.deleted) throw new ItemRejectedError('graph-404-ErrorItemNotFound', 'The specified object was not found in the store.');
+    const item = this.addressed(box, ref);
+    if (!item) throw new ItemRejectedError('graph-404-ErrorItemNotFound', 'The specified object was not found in the store.');
+    if (ifMatch && this.honourIfMatch && bareTag(ifMatch) !== currentChangeKey(item)) {
+      // §8: what Outlook answers when the change key does not match (412 ErrorIrresolvableConflict).
+      throw new ConcurrencyError('ErrorIrresolvableConflict: the change key passed in the request does not match the current change key for the item.');
+    }
     const patch: JsonObject = write ? structuredClone(write.data) : {};
     if (tracking) {
       const base = Array.isArray(patch.categories) ? stringArray(patch.categories) : stringArray(item.data.categories);
@@ -243,8 +258,8 @@ export class MemoryMailboxSource implements MailboxSource {
   async deleteItem(mailbox: string, ref: ItemRef): Promise<void> {
     const box = this.enter(mailbox, 'deleteItem');
     box.requests += 1;
-    const item = box.items.get(ref.id);
-    if (!item || item.deleted) return;
+    const item = this.addressed(box, ref);
+    if (!item) return;
     this.tombstone(box, item);
   }
 
@@ -412,6 +427,14 @@ export class MemoryMailboxSource implements MailboxSource {
     item.deleted = true;
   }
 
+  /** The live item a by-id request reaches: tasks only inside their own list, like Graph's URLs (§2.5). */
+  private addressed(box: FakeMailbox, ref: ItemRef): StoredItem | null {
+    const item = box.items.get(ref.id);
+    if (!item || item.deleted || item.kind !== ref.kind) return null;
+    if (item.kind === 'task' && item.container !== ref.container) return null;
+    return item;
+  }
+
   private live(box: FakeMailbox, id: string): StoredItem {
     const item = box.items.get(id);
     if (!item || item.deleted) throw new Error(`no live item ${id}`);
@@ -458,6 +481,17 @@ export class MemoryMailboxSource implements MailboxSource {
 
 function graphType(kind: ItemKind): string {
   return { contact: '#microsoft.graph.contact', appointment: '#microsoft.graph.event', task: '#microsoft.graph.todoTask', email: '#microsoft.graph.message' }[kind];
+}
+
+/** The value inside an entity tag: `W/"abc"` and `"abc"` and `abc` all name `abc`. */
+function bareTag(tag: string): string {
+  return /^(?:W\/)?"(.*)"$/.exec(tag.trim())?.[1] ?? tag.trim();
+}
+
+function currentChangeKey(item: StoredItem): string | null {
+  if (typeof item.data.changeKey === 'string') return item.data.changeKey;
+  const etag = item.data['@odata.etag'];
+  return typeof etag === 'string' ? bareTag(etag) : null;
 }
 
 function stringArray(value: JsonValue | undefined): string[] {

@@ -290,7 +290,8 @@ export class MemoryStateStore implements StateStore {
 }
 
 function stripEtag(row: MappingRow): MappingRow {
-  const copy = structuredClone(row);
+  // Like a stored row, a row that was handed in without a container reads back with null (unknown).
+  const copy = { ...structuredClone(row), outlookContainer: row.outlookContainer ?? null };
   delete copy.etag;
   return copy;
 }

@@ -56,6 +56,7 @@ export function mappingFromEntity(entity: Readonly<Record<string, unknown>>): Ma
     mapId: entity.mapId,
     kind: entity.kind,
     outlookId: entity.outlookId ?? null,
+    outlookContainer: entity.outlookContainer ?? null,
     crmId: entity.crmId ?? null,
     state: entity.state,
     trackedVia: entity.trackedVia,

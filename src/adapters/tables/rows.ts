@@ -145,6 +145,8 @@ const mappingShape = z.object({
   mapId: z.string().min(1),
   kind: z.enum(ITEM_KINDS),
   outlookId: z.string().min(1).nullable(),
+  // Rows stored before the column existed have none: they read as null (unknown container).
+  outlookContainer: z.string().min(1).nullable().optional().transform((value) => value ?? null),
   crmId: z.string().min(1).nullable(),
   state: z.enum(['linked', 'unlinked', 'deletedLocally']),
   trackedVia: z.enum(['outlook', 'crm', 'both']),

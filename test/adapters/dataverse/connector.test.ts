@@ -59,6 +59,21 @@ describe('Dataverse connector on the simulator', () => {
     expect(h.simulator.requestLog.count({ status: 400 })).toBe(0);
   });
 
+  it('an organizer known only by address is bound to the acting systemuser, and someone else\'s is left out (§4.2)', async () => {
+    await start();
+    const at = (hours: number) => new Date(Date.UTC(2031, 0, 6, 9 + hours)).toISOString();
+    const organizer = (address: string) => ({ participationTypeMask: 7, address, party: null });
+    const attendee = { participationTypeMask: 5, address: 'guest@fabrikam.example', party: null };
+    const base = { attributes: { subject: 'Review', scheduledstart: at(0), scheduledend: at(1) } };
+    // dataverse-behaviour.md §4.2: the organizer must be a systemuser; the simulator refuses anything else.
+    const mine = await h.connector.create('appointment', { ...base, parties: [organizer(me.address.toUpperCase()), attendee] }, { actAs: me, idempotencyKey: 'org-mine' });
+    const organizers = mine.parties.filter((p) => p.participationTypeMask === 7);
+    expect(organizers).toEqual([{ participationTypeMask: 7, address: me.address.toUpperCase(), party: { entity: 'systemuser', id: me.id } }]);
+    expect(mine.parties.some((p) => p.participationTypeMask === 5 && p.address === attendee.address)).toBe(true);
+    const theirs = await h.connector.create('appointment', { ...base, parties: [organizer('someone@fabrikam.example'), attendee] }, { actAs: me, idempotencyKey: 'org-theirs' });
+    expect(theirs.parties.some((p) => p.address === 'someone@fabrikam.example')).toBe(false);
+  });
+
   it('selects every column the default field mappings read or write', () => {
     for (const kind of ITEM_KINDS) {
       const needed = DEFAULT_MAPPINGS[kind].fields
