@@ -2,7 +2,8 @@
 // ordinary configuration loader and composition root, exactly as the sandbox and a deployment build it. Everything
 // started here is stopped by `stop()`. Request counts come from the simulators' own request logs (requests.ts).
 import { randomUUID } from 'node:crypto';
-import { buildRuntime, type Runtime } from '../src/composition';
+import { TableStateStore } from '../src/adapters/tables/state-store';
+import { buildRuntime, runtimeOf, type Runtime } from '../src/composition';
 import { loadConfigOrThrow } from '../src/config';
 import { DEFAULT_CATEGORY_NAME } from '../src/config/settings';
 import type { Logger } from '../src/ports/logger';
@@ -21,6 +22,8 @@ export interface BenchWorld {
   runtime: Runtime;
   /** The CRM systemuser id of each mailbox. */
   crmUsers: Map<string, string>;
+  /** Table Storage HTTP requests (attempts) made by the worker's state store so far. */
+  tableRequests(): number;
   stop(): Promise<void>;
 }
 
@@ -74,14 +77,36 @@ export async function startWorld(mailboxes: readonly string[], options: { logger
       OCS_MAILBOXES: mailboxes.join(','),
       ...options.env,
     });
-    const runtime = buildRuntime(config, {
+    const built = buildRuntime(config, {
       crmAuthorityHost: dataverse.baseUrl,
       logger: options.logger ?? new QuietLogger(),
       graphPageSize: GRAPH_PAGE_SIZE,
       owner: `bench:${process.pid}`,
     });
-    stops.push(() => runtime.close());
-    return { graph, dataverse, azurite, runtime, crmUsers, stop };
+    stops.push(() => built.close());
+    // The same state store the composition root builds, plus a pipeline policy that counts every HTTP attempt, so
+    // the reports can show Table Storage transactions next to the Graph and CRM requests.
+    let tableRequests = 0;
+    const store = new TableStateStore({
+      connection: { connectionString: azurite.connectionString },
+      tablePrefix: config.storage.tablePrefix,
+      clientOptions: {
+        additionalPolicies: [
+          {
+            position: 'perRetry',
+            policy: {
+              name: 'benchTableRequestCounter',
+              sendRequest: (request, next) => {
+                tableRequests += 1;
+                return next(request);
+              },
+            },
+          },
+        ],
+      },
+    });
+    const runtime = runtimeOf(config, { ...built.deps, store }, built.queue);
+    return { graph, dataverse, azurite, runtime, crmUsers, tableRequests: () => tableRequests, stop };
   } catch (error) {
     await stop();
     throw error;

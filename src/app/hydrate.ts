@@ -14,7 +14,11 @@ export interface Slot {
   row: ChangeRow;
   mapping: MappingRow | null;
   outlookRef: ItemRef | null;
-  /** False when the row did not say which folder/list the item lives in and the kind has several (To Do lists). */
+  /**
+   * False while the container of `outlookRef` is a guess: neither the row nor the mapping said which folder/list the
+   * item lives in and the kind has several streams (a mapping stored before MappingRow.outlookContainer existed).
+   * A task read in a guessed list is probed in the kind's other lists before a miss counts (probeOtherLists).
+   */
   containerCertain: boolean;
   /** undefined: not read; null: read and gone. */
   outlookItem: OutlookItem | null | undefined;
@@ -77,7 +81,12 @@ async function resolveMapping(ctx: RunContext, row: ChangeRow): Promise<Slot> {
     slot.mapping = mapping;
     const outlookId = mapping?.outlookId ?? row.outlookId;
     if (outlookId) {
-      const container = row.outlookContainer ?? soleContainer(ctx, row.kind);
+      // The row's container comes from the stream that reported this id (the freshest word); the mapping's from the
+      // last time the pair was applied. Each only speaks for its own id.
+      const container =
+        (row.outlookId === outlookId ? row.outlookContainer : null) ??
+        (mapping?.outlookId === outlookId ? (mapping.outlookContainer ?? null) : null) ??
+        soleContainer(ctx, row.kind);
       slot.containerCertain = container !== null;
       slot.outlookRef = { kind: row.kind, id: outlookId, container: container ?? defaultContainer(ctx, row.kind) ?? '' };
     }
@@ -116,8 +125,42 @@ async function readOutlookSides(ctx: RunContext, slots: Slot[]): Promise<void> {
       continue;
     }
     slot.outlookItem = found.get(ref.id) ?? null;
-    if (slot.outlookItem === null) await guarded(slot, () => followMovedItem(ctx, slot));
   }
+  await probeOtherLists(ctx, wanted.filter((slot) => slot.failure === null && slot.outlookItem === null && !slot.containerCertain));
+  for (const slot of wanted) {
+    if (slot.failure === null && slot.outlookItem === null) await guarded(slot, () => followMovedItem(ctx, slot));
+  }
+}
+
+/**
+ * A task addressed in a guessed list (graph-behaviour.md §2.5: `/todo/lists/{list}/tasks/{id}`) is read in each other
+ * list of the kind before its absence counts: once every list was read, a miss is a deletion (or a move, which
+ * followMovedItem finds by the CRM id stamp), no longer a guess. Costs one batched read per other list, and only for
+ * misses of mappings stored without a container.
+ */
+async function probeOtherLists(ctx: RunContext, slots: Slot[]): Promise<void> {
+  const tasks = slots.filter((slot) => slot.row.kind === 'task');
+  for (const slot of slots) if (slot.row.kind !== 'task') slot.containerCertain = true; // their URL has no container
+  const lists = ctx.streams.filter((stream) => stream.kind === 'task').map((stream) => stream.container);
+  for (const list of lists) {
+    const missing = tasks.filter((slot) => slot.failure === null && slot.outlookItem === null && slot.outlookRef?.container !== list);
+    if (missing.length === 0) break;
+    let found: Map<string, OutlookItem | null>;
+    try {
+      found = await ctx.deps.mailboxSource.getItems(ctx.mailbox, missing.map((slot) => ({ kind: 'task' as const, id: (slot.outlookRef as ItemRef).id, container: list })));
+    } catch (error) {
+      failAll(missing, error);
+      return;
+    }
+    for (const slot of missing) {
+      const item = found.get((slot.outlookRef as ItemRef).id);
+      if (item) {
+        slot.outlookItem = item;
+        slot.outlookRef = { kind: 'task', id: item.id, container: item.container };
+      }
+    }
+  }
+  for (const slot of tasks) if (slot.failure === null) slot.containerCertain = true;
 }
 
 function failAll(slots: readonly Slot[], error: unknown): void {
@@ -191,14 +234,29 @@ async function resolveStampedCrmId(ctx: RunContext, slot: Slot, item: OutlookIte
     slot.matchedBy = 'stamp';
     return;
   }
-  const previous = await mailboxSource.getItems(ctx.mailbox, [{ kind: slot.row.kind, id: holder.outlookId, container: item.container }]);
-  if (previous.has(holder.outlookId) && previous.get(holder.outlookId) === null) {
+  // The holder's item is read where it lives: a task looked up in this item's list would be missing there even when
+  // it still exists in its own (a copy taken for a move).
+  const containers = holder.outlookContainer
+    ? [holder.outlookContainer]
+    : slot.row.kind === 'task'
+      ? ctx.streams.filter((stream) => stream.kind === 'task').map((stream) => stream.container)
+      : [item.container];
+  if (await goneEverywhere(ctx, slot.row.kind, holder.outlookId, containers)) {
     slot.mapping = holder;
     slot.crmId = crmId;
     slot.matchedBy = 'move';
     return;
   }
   ctx.tally.add('outlook.copiesOfLinkedItems');
+}
+
+/** True when a direct read finds the item in none of the containers (a 404 in each). */
+async function goneEverywhere(ctx: RunContext, kind: ItemKind, id: string, containers: readonly string[]): Promise<boolean> {
+  for (const container of containers) {
+    const found = await ctx.deps.mailboxSource.getItems(ctx.mailbox, [{ kind, id, container }]);
+    if (!found.has(id) || found.get(id) !== null) return false;
+  }
+  return true;
 }
 
 const EMAIL_FIELDS = ['emailAddresses'] as const;
@@ -281,8 +339,8 @@ export function outlookSideOf(slot: Slot): OutlookSide {
   const item = slot.outlookItem;
   if (slot.outlookRef === null || item === undefined) return { state: 'absent' };
   if (item === null) {
-    // Read in a list we only guessed (several To Do lists, no container on the row): a miss proves nothing.
-    if (!slot.containerCertain && slot.row.kind === 'task') return { state: 'outOfView' };
+    // A miss in a list that was only guessed proves nothing; probeOtherLists leaves no guess behind, this is a guard.
+    if (!slot.containerCertain) return { state: 'outOfView' };
     return { state: 'gone' };
   }
   // graph-behaviour.md §2.2: a calendarView removal of an event that still exists means it left the window; the same

@@ -28,6 +28,7 @@ function mapping(mapId: string, overrides: Partial<MappingRow> = {}): MappingRow
     mapId,
     kind: 'contact',
     outlookId: `o-${mapId}`,
+    outlookContainer: 'contacts',
     crmId: `c-${mapId}`,
     state: 'linked',
     trackedVia: 'outlook',
@@ -125,6 +126,29 @@ export function describeStateStoreContract(name: string, factory: () => Promise<
         expect((await store.getChange(mailbox, id))?.key).toBe(id);
         await store.setCursor(mailbox, id, `cursor ${id}`);
         expect(await store.listCursors(mailbox)).toEqual(new Map([[id, `cursor ${id}`]]));
+      });
+
+      it('the Outlook container round-trips on every read, follows an update, and reads as null when never given', async () => {
+        // DESIGN.md §3: a To Do task is read inside its list (graph-behaviour.md §2.5), so the mapping remembers which.
+        const list = 'AAMkADlist/+Q==';
+        const stored = await insert(store, mapping('t1', { kind: 'task', outlookContainer: list }));
+        expect(stored.outlookContainer).toBe(list);
+        expect((await store.getMapping(MAILBOX, 't1'))?.outlookContainer).toBe(list);
+        expect((await store.findMappingByOutlookId(MAILBOX, 'task', 'o-t1'))?.outlookContainer).toBe(list);
+        expect((await store.findMappingByCrmId(MAILBOX, 'task', 'c-t1'))?.outlookContainer).toBe(list);
+        const listed: (string | null | undefined)[] = [];
+        for await (const row of store.listMappings(MAILBOX, 'task')) listed.push(row.outlookContainer);
+        expect(listed).toEqual([list]);
+        expect((await store.oldestVerified(MAILBOX, 5)).map((row) => row.outlookContainer)).toEqual([list]);
+
+        ok((await store.commit(MAILBOX, [{ mapping: { put: { ...stored, outlookContainer: 'other-list' } } }]))[0]);
+        expect((await store.getMapping(MAILBOX, 't1'))?.outlookContainer).toBe('other-list');
+
+        const { outlookContainer: _omitted, ...legacy } = mapping('m-legacy');
+        await insert(store, legacy);
+        expect((await store.getMapping(MAILBOX, 'm-legacy'))?.outlookContainer).toBeNull();
+        await insert(store, mapping('m-null', { outlookContainer: null }));
+        expect((await store.findMappingByOutlookId(MAILBOX, 'contact', 'o-m-null'))?.outlookContainer).toBeNull();
       });
 
       it('a baseline over the 64 KiB property limit round-trips intact', async () => {

@@ -1,6 +1,6 @@
 import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import { mailboxPartitionKey } from '../../src/adapters/tables/rules';
-import { changeKey, mappingKey } from '../../src/adapters/tables/rows';
+import { changeKey, mappingKey, outlookIndexKey } from '../../src/adapters/tables/rows';
 import { TableStateStore } from '../../src/adapters/tables/state-store';
 import { startAzurite, type AzuriteInstance } from '../support/azurite';
 import { describeStateStoreContract } from './state-store.contract';
@@ -56,7 +56,7 @@ describe('TableStateStore tombstones', () => {
     expect(listed).toEqual([]);
 
     const [inserted, deletedNothing] = await store.commit(mailbox, [
-      { mapping: { put: { mapId: 'm1', kind: 'contact', outlookId: 'o1', crmId: 'c1', state: 'linked', trackedVia: 'crm', baseline: {}, baselineHash: 'h', outlookVersion: null, crmVersion: null, visitedEpoch: 3, verifiedAt: null } } },
+      { mapping: { put: { mapId: 'm1', kind: 'contact', outlookId: 'o1', outlookContainer: 'contacts', crmId: 'c1', state: 'linked', trackedVia: 'crm', baseline: {}, baselineHash: 'h', outlookVersion: null, crmVersion: null, visitedEpoch: 3, verifiedAt: null } } },
       { deleteChange: { key: 'k2' } },
     ]);
     expect(inserted?.ok).toBe(true);
@@ -66,5 +66,36 @@ describe('TableStateStore tombstones', () => {
     await store.recordChanges(mailbox, [{ key: 'k1', kind: 'contact', mapId: null, side: 'crm', change: 'deleted', at: '2026-01-01T00:00:00Z' }]);
     expect(await store.getChange(mailbox, 'k1')).toMatchObject({ crmChange: 'deleted', outlookChange: null, attempts: 0 });
     expect(await store.countChanges(mailbox)).toBe(1);
+  });
+});
+
+describe('TableStateStore rows written before a column existed', () => {
+  it('a mapping row without outlookContainer reads as null, and the next put stores one', async () => {
+    const mailbox = 'alice@contoso.example';
+    const store = new TableStateStore({ connection: { connectionString: azurite.connectionString }, tablePrefix: 'Old' });
+    await store.countChanges(mailbox); // creates the tables
+    const table = TableClient.fromConnectionString(azurite.connectionString, 'OldSyncState', { allowInsecureConnection: true });
+    const partitionKey = mailboxPartitionKey(mailbox);
+    // The shape mappingEntity wrote before the column existed (no outlookContainer property at all).
+    await table.createEntity({
+      partitionKey,
+      rowKey: mappingKey('m1'),
+      mapId: 'm1',
+      kind: 'task',
+      outlookId: 'o1',
+      crmId: 'c1',
+      state: 'linked',
+      trackedVia: 'outlook',
+      baselineHash: 'h',
+      visitedEpoch: BigInt(2),
+      baseline: '{}',
+    });
+    await table.createEntity({ partitionKey, rowKey: outlookIndexKey('task', 'o1'), mapId: 'm1' });
+
+    const old = await store.findMappingByOutlookId(mailbox, 'task', 'o1');
+    expect(old).toMatchObject({ mapId: 'm1', outlookContainer: null, outlookVersion: null, visitedEpoch: 2 });
+    const [updated] = await store.commit(mailbox, [{ mapping: { put: { ...(old as NonNullable<typeof old>), outlookContainer: 'list-a' } } }]);
+    expect(updated?.ok).toBe(true);
+    expect((await store.getMapping(mailbox, 'm1'))?.outlookContainer).toBe('list-a');
   });
 });
