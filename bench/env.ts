@@ -22,8 +22,9 @@ export interface BenchWorld {
   runtime: Runtime;
   /** The CRM systemuser id of each mailbox. */
   crmUsers: Map<string, string>;
-  /** Table Storage HTTP requests (attempts) made by the worker's state store so far. */
+  /** Table Storage HTTP requests (attempts) made by the worker's state store so far, in total and by kind. */
   tableRequests(): number;
+  tableRequestsByKind(): Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -87,6 +88,7 @@ export async function startWorld(mailboxes: readonly string[], options: { logger
     // The same state store the composition root builds, plus a pipeline policy that counts every HTTP attempt, so
     // the reports can show Table Storage transactions next to the Graph and CRM requests.
     let tableRequests = 0;
+    const tableByKind: Record<string, number> = {};
     const store = new TableStateStore({
       connection: { connectionString: azurite.connectionString },
       tablePrefix: config.storage.tablePrefix,
@@ -98,6 +100,8 @@ export async function startWorld(mailboxes: readonly string[], options: { logger
               name: 'benchTableRequestCounter',
               sendRequest: (request, next) => {
                 tableRequests += 1;
+                const kind = tableRequestKind(request.method, request.url);
+                tableByKind[kind] = (tableByKind[kind] ?? 0) + 1;
                 return next(request);
               },
             },
@@ -106,9 +110,18 @@ export async function startWorld(mailboxes: readonly string[], options: { logger
       },
     });
     const runtime = runtimeOf(config, { ...built.deps, store }, built.queue);
-    return { graph, dataverse, azurite, runtime, crmUsers, tableRequests: () => tableRequests, stop };
+    return { graph, dataverse, azurite, runtime, crmUsers, tableRequests: () => tableRequests, tableRequestsByKind: () => ({ ...tableByKind }), stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** `GET SyncState point read`, `GET SyncState query`, `POST $batch`, `PUT SyncLeases`…: what a Table request did. */
+export function tableRequestKind(method: string, url: string): string {
+  const path = decodeURIComponent(new URL(url).pathname).split('/').filter(Boolean).pop() ?? '';
+  if (path === '$batch') return `${method} $batch`;
+  const table = path.replace(/\(.*$/, '');
+  const shape = /\(PartitionKey=/.test(path) ? ' point' : method === 'GET' ? ' query' : '';
+  return `${method} ${table}${shape}`;
 }

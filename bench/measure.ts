@@ -13,6 +13,8 @@ export interface RequestCounts {
   crmSubrequests: number;
   /** Table Storage HTTP requests of the state store (leases, cursors, change rows, mappings, run summaries). */
   tables: number;
+  /** `METHOD table shape` → count (env.ts tableRequestKind). */
+  tablesByKind: Record<string, number>;
   /** `METHOD routeKind` → count, top-level Graph requests. */
   graphByKind: Record<string, number>;
   /** `METHOD kind entitySet` → count, top-level Dataverse requests. */
@@ -27,15 +29,21 @@ export function graphBudgetUnits(counts: RequestCounts): number {
 /** Clears both simulators' request logs and notes the store counter: counts() then covers only what follows. */
 export class RequestMeter {
   private tablesAtStart: number;
+  private tablesByKindAtStart: Record<string, number>;
 
   constructor(private readonly world: BenchWorld) {
     world.graph.requestLog.reset();
     world.dataverse.requestLog.reset();
     this.tablesAtStart = world.tableRequests();
+    this.tablesByKindAtStart = world.tableRequestsByKind();
   }
 
   counts(): RequestCounts {
-    const counts: RequestCounts = { graph: 0, graphSubrequests: 0, crm: 0, crmSubrequests: 0, tables: this.world.tableRequests() - this.tablesAtStart, graphByKind: {}, crmByKind: {} };
+    const counts: RequestCounts = { graph: 0, graphSubrequests: 0, crm: 0, crmSubrequests: 0, tables: this.world.tableRequests() - this.tablesAtStart, tablesByKind: {}, graphByKind: {}, crmByKind: {} };
+    for (const [kind, n] of Object.entries(this.world.tableRequestsByKind())) {
+      const made = n - (this.tablesByKindAtStart[kind] ?? 0);
+      if (made > 0) counts.tablesByKind[kind] = made;
+    }
     for (const entry of this.world.graph.requestLog.list()) {
       if (entry.kind.startsWith('identity')) continue;
       if (entry.viaBatch) {
@@ -66,8 +74,10 @@ export interface MemoryPeak {
   peakRssMiB: number;
   baseHeapMiB: number;
   peakHeapMiB: number;
-  /** peakHeap − baseHeap: what the work itself held at most (the simulators' stored items are in the base). */
+  /** peakHeap − baseHeap: the most the work added to the heap, garbage not yet collected included. */
   heapGrowthMiB: number;
+  /** heapUsed after a GC at the end − baseHeap: what stayed (new mappings' and request logs' memory included). */
+  heapRetainedMiB: number;
 }
 
 const MiB = 1024 * 1024;
@@ -104,8 +114,11 @@ export class MemorySampler {
   stop(): MemoryPeak {
     this.sample();
     clearInterval(this.timer);
+    collectGarbage();
+    const after = process.memoryUsage().heapUsed;
     const round = (bytes: number) => Math.round((bytes / MiB) * 10) / 10;
     return {
+      heapRetainedMiB: round(after - this.baseHeap),
       baseRssMiB: round(this.baseRss),
       peakRssMiB: round(this.peakRss),
       baseHeapMiB: round(this.baseHeap),
@@ -131,7 +144,17 @@ export async function measure<T>(world: BenchWorld, work: () => Promise<T>): Pro
     const result = await work();
     const ms = Math.round(performance.now() - start);
     return { result, ms, requests: meter.counts(), memory: sampler.stop() };
-  } finally {
+  } catch (error) {
     sampler.stop();
+    throw error;
   }
+}
+
+/** `a 12, b 3, …`: the largest entries of a by-kind count, for a table note. */
+export function topKinds(byKind: Record<string, number>, n = 4): string {
+  return Object.entries(byKind)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([kind, made]) => `${kind} ${made}`)
+    .join(', ');
 }

@@ -1,20 +1,20 @@
 // The composition root (DESIGN.md §8): the ONLY place that turns the loaded configuration into SDK-backed adapters.
 // Entry points (functions/, src/cli/) get a Runtime from here and hand its ports to src/app; nothing else constructs
 // an SDK client or reveals a secret.
-import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { fetchNetworkModule, type ClientCredential as GraphCredential } from './adapters/graph/auth';
+import type { ClientCredential as GraphCredential } from './adapters/graph/auth';
 import { GraphMailboxSource } from './adapters/graph/graph-mailbox-source';
-import { DataverseCrmConnector, type TokenProvider } from './adapters/dataverse';
+import { DataverseCrmConnector, dataverseTokenProvider } from './adapters/dataverse';
 import { trustedFetch, type Fetch } from './adapters/http/trusted-fetch';
 import { StorageWorkQueue, type QueueConnection } from './adapters/queue/work-queue';
 import { TableStateStore } from './adapters/tables/state-store';
 import type { StorageConnection } from './adapters/tables/connection';
 import type { CycleDeps, CycleOptions } from './app/deps';
-import { ConfigError, loadConfigOrThrow, mailboxSettings, type AppRegistration, type Config, type Env } from './config';
+import { ConfigError, loadConfigOrThrow, mailboxSettings, type Config, type Env } from './config';
+import { DEFAULT_AUTHORITY_HOST } from './config/settings';
 import type { MailboxSettings } from './core/model';
 import type { Clock } from './ports/clock';
 import type { LogFields, Logger } from './ports/logger';
@@ -54,6 +54,8 @@ export interface BuildOptions {
   crmAuthorityHost?: string;
   /** `Prefer: odata.maxpagesize` on Graph delta requests (contacts are reportedly capped at 200, service-limits.md §1). */
   graphPageSize?: number;
+  /** Transport of every Graph, Dataverse and token request; default the global fetch trusting the configured extra CA. */
+  fetch?: Fetch;
 }
 
 export const systemClock: Clock = { now: () => new Date() };
@@ -92,9 +94,11 @@ export function buildRuntime(config: Config, options: BuildOptions = {}): Runtim
   const logger = options.logger ?? jsonLinesLogger((line) => process.stdout.write(`${line}\n`));
   const requests = { graph: 0, crm: 0 };
 
+  const authorityHost = authorityHostFor(config.graph.baseUrl, config.graph.authorityHost);
+  const transport = options.fetch ?? trustedFetch(extraCaPem);
   const mailboxSource = new GraphMailboxSource({
     graphBaseUrl: config.graph.baseUrl,
-    authorityHost: config.graph.authorityHost,
+    authorityHost,
     tenantId: config.app.tenantId,
     clientId: config.app.clientId,
     credential: graphCredential,
@@ -102,26 +106,27 @@ export function buildRuntime(config: Config, options: BuildOptions = {}): Runtim
     productGuid: config.productGuid,
     categoryName: (mailbox) => mailboxSettings(config, mailbox).categoryName,
     maxPageSize: options.graphPageSize ?? 100,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
     onRequest: () => {
       requests.graph += 1;
     },
   });
 
-  const apiFetch = trustedFetch(extraCaPem);
   const countingFetch: Fetch = (input, init) => {
     requests.crm += 1;
-    return apiFetch(input, init);
+    return transport(input, init);
   };
   const crm = new DataverseCrmConnector({
     environmentUrl: config.crm.url,
     fetch: countingFetch,
-    getToken: crmTokenProvider({
-      registration: config.crm.app,
+    getToken: dataverseTokenProvider({
+      authorityHost: options.crmAuthorityHost ?? authorityHost,
+      tenantId: config.crm.app.tenantId,
+      clientId: config.crm.app.clientId,
       credential: crmCredential,
-      authorityHost: options.crmAuthorityHost ?? config.graph.authorityHost,
-      resource: config.crm.url,
-      // Token requests go through their own fetch, so the run's request counts show API calls only.
-      fetch: trustedFetch(extraCaPem),
+      environmentUrl: config.crm.url,
+      // Token requests bypass the counting fetch, so the run's request counts show API calls only.
+      fetch: transport,
     }),
   });
 
@@ -187,6 +192,24 @@ export function resetRuntimeCache(): void {
 // ---------------------------------------------------------------------------------------------------------------
 // Credentials.
 
+/** Sign-in hosts of the national clouds, by Graph host (graph-behaviour.md §9.6 lists the Graph hosts). */
+const NATIONAL_CLOUD_AUTHORITIES: Readonly<Record<string, string>> = {
+  'graph.microsoft.us': 'https://login.microsoftonline.us',
+  'dod-graph.microsoft.us': 'https://login.microsoftonline.us',
+  'microsoftgraph.chinacloudapi.cn': 'https://login.chinacloudapi.cn',
+};
+
+/**
+ * The authority host for the configured Graph: the configuration fills in the public cloud's sign-in host when
+ * OCS_AUTHORITY_HOST is unset, which cannot issue tokens for a national cloud's Graph, so that default is replaced
+ * by the national cloud's own. Any other authority host is taken as configured.
+ */
+export function authorityHostFor(graphBaseUrl: string, configuredAuthorityHost: string): string {
+  const national = NATIONAL_CLOUD_AUTHORITIES[new URL(graphBaseUrl).hostname.toLowerCase()];
+  const isPublicDefault = configuredAuthorityHost.replace(/\/+$/, '').toLowerCase() === DEFAULT_AUTHORITY_HOST.toLowerCase();
+  return national !== undefined && isPublicDefault ? national : configuredAuthorityHost;
+}
+
 function readExtraCa(config: Config, problems: string[]): string | undefined {
   const extra = config.graph.extraCa;
   if (extra === null) return undefined;
@@ -244,33 +267,6 @@ function graphCredentialOf(app: AppRegistration, prefix: 'OCS_CLIENT' | 'OCS_CRM
     return null;
   }
   return { certificate: { thumbprintSha256, privateKey: key, ...(certBlock ? { x5c: certBlock } : {}) } };
-}
-
-function crmTokenProvider(options: {
-  registration: AppRegistration;
-  credential: GraphCredential;
-  authorityHost: string;
-  resource: string;
-  fetch: Fetch;
-}): TokenProvider {
-  const authorityBase = options.authorityHost.replace(/\/+$/, '');
-  const configuration: Configuration = {
-    auth: {
-      clientId: options.registration.clientId,
-      authority: `${authorityBase}/${options.registration.tenantId}`,
-      knownAuthorities: [new URL(authorityBase).host],
-      ...('secret' in options.credential ? { clientSecret: options.credential.secret } : { clientCertificate: options.credential.certificate }),
-    },
-    system: { networkClient: fetchNetworkModule(options.fetch) },
-  };
-  const app = new ConfidentialClientApplication(configuration);
-  // dataverse-behaviour.md §5: the scope is the environment URL followed by /.default.
-  const scope = `${new URL(options.resource).origin}/.default`;
-  return async (request) => {
-    const result = await app.acquireTokenByClientCredential({ scopes: [scope], skipCache: request?.forceRefresh === true });
-    if (!result?.accessToken) throw new Error('the token response carried no access token');
-    return result.accessToken;
-  };
 }
 
 function storageConnections(config: Config): { tables: StorageConnection; queue: QueueConnection } {

@@ -282,13 +282,17 @@ async function sweepUnvisited(ctx: RunContext, stream: StreamRef, epoch: number)
   const singleStream = ctx.streams.filter((other) => other.kind === stream.kind).length === 1;
   for await (const mapping of ctx.deps.store.listMappings(ctx.mailbox, stream.kind)) {
     if (mapping.state !== 'linked' || mapping.outlookId === null || mapping.visitedEpoch >= epoch) continue;
+    // With several streams of one kind (To Do lists, Inbox and Sent Items) this listing only vouches for items of its
+    // own container: items of the kind's other streams are theirs to sweep. A mapping stored without a container is
+    // a candidate for every stream of its kind; the apply phase reads it in each list (readOutlookItems).
+    if (!singleStream && mapping.outlookContainer && mapping.outlookContainer !== stream.container) continue;
+    const container = mapping.outlookContainer ?? (singleStream ? stream.container : null);
     records.push({
       key: mappedChangeKey(mapping.mapId),
       kind: stream.kind,
       mapId: mapping.mapId,
       outlookId: mapping.outlookId,
-      // With several streams of one kind (To Do lists, Inbox and Sent Items) the item's container is not known here.
-      outlookContainer: singleStream ? stream.container : null,
+      outlookContainer: container,
       crmId: mapping.crmId,
       side: 'outlook',
       change: 'removed',

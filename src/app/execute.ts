@@ -93,6 +93,10 @@ async function executeRest(ctx: RunContext, slot: Slot, plan: Plan, done: Execut
       ref,
       planned.write,
       tracking ? { ...tracking, categoryName: ctx.settings.categoryName } : null,
+      // A field write is conditional on the version the plan merged against, so a user's edit made since is never
+      // overwritten: ConcurrencyError, and the row is re-read and re-planned (apply.ts). Outlook's honouring of
+      // If-Match is UNCONFIRMED (graph-behaviour.md §8): this narrows the window, the merge stays correct without it.
+      planned.write ? versionWritten(slot, ref) : null,
     );
   }
   if (plan.outlook.type === 'delete') {
@@ -122,6 +126,12 @@ function stampCreated(tracking: TrackingUpkeep | null, createdCrmId: string | nu
   return { marker: true, category: true, crmId: createdCrmId };
 }
 
+/** The changeKey of the hydrated item a write goes to; null when the plan did not read that item. */
+function versionWritten(slot: Slot, ref: ItemRef): string | null {
+  const read = slot.outlookItem;
+  return read && read.id === ref.id ? read.changeKey : null;
+}
+
 function refOf(slot: Slot, item: OutlookItem | null): ItemRef {
   if (item) return { kind: item.kind, id: item.id, container: item.container };
   if (slot.outlookRef) return slot.outlookRef;
@@ -145,6 +155,7 @@ export function nextMapping(
     mapId: previous?.mapId ?? ctx.deps.ids(),
     kind: slot.row.kind,
     outlookId,
+    outlookContainer: containerOf(slot, outlookId, plan.outlook.type === 'create' ? outlookItem : null),
     crmId,
     state: plan.mapping.state,
     trackedVia: plan.mapping.trackedVia,
@@ -160,4 +171,17 @@ export function nextMapping(
   };
   if (previous?.etag !== undefined) row.etag = previous.etag;
   return row;
+}
+
+/**
+ * Where the mapped Outlook item lives, never a guess: where this plan created it, where hydration proved it to be, or
+ * what the mapping said for the same id. It lets later direct reads, reconciliation and sweeps address the right list
+ * (DESIGN.md §3).
+ */
+function containerOf(slot: Slot, outlookId: string | null, created: OutlookItem | null): string | null {
+  if (outlookId === null) return null;
+  if (created && created.id === outlookId) return created.container;
+  if (slot.outlookRef?.id === outlookId && slot.containerCertain) return slot.outlookRef.container;
+  const previous = slot.mapping;
+  return previous?.outlookId === outlookId ? (previous.outlookContainer ?? null) : null;
 }

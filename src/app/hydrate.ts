@@ -17,7 +17,7 @@ export interface Slot {
   /**
    * False while the container of `outlookRef` is a guess: neither the row nor the mapping said which folder/list the
    * item lives in and the kind has several streams (a mapping stored before MappingRow.outlookContainer existed).
-   * A task read in a guessed list is probed in the kind's other lists before a miss counts (probeOtherLists).
+   * A guess is never stored in a mapping. Reading a task settles it (readOutlookItems tries every list).
    */
   containerCertain: boolean;
   /** undefined: not read; null: read and gone. */
@@ -110,7 +110,13 @@ async function readOutlookSides(ctx: RunContext, slots: Slot[]): Promise<void> {
   if (wanted.length === 0) return;
   let found: Map<string, OutlookItem | null>;
   try {
-    found = await ctx.deps.mailboxSource.getItems(ctx.mailbox, wanted.map((slot) => slot.outlookRef as ItemRef));
+    found = await readOutlookItems(
+      ctx,
+      wanted.map((slot) => {
+        const ref = slot.outlookRef as ItemRef;
+        return { kind: ref.kind, id: ref.id, container: slot.containerCertain ? ref.container : null };
+      }),
+    );
   } catch (error) {
     // Per-item failures come back per item ($batch answers each request on its own, graph-behaviour.md §5.3); a
     // failure of the whole call is throttling, an outage or credentials, and is every row's failure.
@@ -124,43 +130,56 @@ async function readOutlookSides(ctx: RunContext, slots: Slot[]): Promise<void> {
       slot.failure = { reason: 'outlook-invalid-item', detail: 'the item did not validate', fatal: false, retryAfterMs: null, concurrency: false };
       continue;
     }
-    slot.outlookItem = found.get(ref.id) ?? null;
-  }
-  await probeOtherLists(ctx, wanted.filter((slot) => slot.failure === null && slot.outlookItem === null && !slot.containerCertain));
-  for (const slot of wanted) {
-    if (slot.failure === null && slot.outlookItem === null) await guarded(slot, () => followMovedItem(ctx, slot));
+    const item = found.get(ref.id) ?? null;
+    slot.outlookItem = item;
+    if (item) {
+      slot.containerCertain ||= learnedContainer(ctx, { kind: ref.kind, id: ref.id, container: null }, item) !== null;
+      slot.outlookRef = { kind: ref.kind, id: item.id, container: item.container };
+    } else {
+      await guarded(slot, () => followMovedItem(ctx, slot));
+    }
   }
 }
 
+/** An item to read; `container` null when unknown (a mapping stored before MappingRow.outlookContainer existed). */
+export interface OutlookReadRef {
+  kind: ItemKind;
+  id: string;
+  container: string | null;
+}
+
 /**
- * A task addressed in a guessed list (graph-behaviour.md §2.5: `/todo/lists/{list}/tasks/{id}`) is read in each other
- * list of the kind before its absence counts: once every list was read, a miss is a deletion (or a move, which
- * followMovedItem finds by the CRM id stamp), no longer a guess. Costs one batched read per other list, and only for
- * misses of mappings stored without a container.
+ * Direct reads by id (MailboxSource.getItems). The result is like getItems': null when the item is gone, no entry when
+ * it did not validate. A To Do task is addressed inside its list (graph-behaviour.md §2.5: a read in another list is a
+ * 404), so a task whose list is unknown is read in each of the mailbox's lists before it counts as gone: one batched
+ * read per further list, only for such misses. Other kinds are addressed by id alone; their container is a label.
  */
-async function probeOtherLists(ctx: RunContext, slots: Slot[]): Promise<void> {
-  const tasks = slots.filter((slot) => slot.row.kind === 'task');
-  for (const slot of slots) if (slot.row.kind !== 'task') slot.containerCertain = true; // their URL has no container
-  const lists = ctx.streams.filter((stream) => stream.kind === 'task').map((stream) => stream.container);
-  for (const list of lists) {
-    const missing = tasks.filter((slot) => slot.failure === null && slot.outlookItem === null && slot.outlookRef?.container !== list);
-    if (missing.length === 0) break;
-    let found: Map<string, OutlookItem | null>;
-    try {
-      found = await ctx.deps.mailboxSource.getItems(ctx.mailbox, missing.map((slot) => ({ kind: 'task' as const, id: (slot.outlookRef as ItemRef).id, container: list })));
-    } catch (error) {
-      failAll(missing, error);
-      return;
-    }
-    for (const slot of missing) {
-      const item = found.get((slot.outlookRef as ItemRef).id);
-      if (item) {
-        slot.outlookItem = item;
-        slot.outlookRef = { kind: 'task', id: item.id, container: item.container };
-      }
+export async function readOutlookItems(ctx: RunContext, refs: readonly OutlookReadRef[]): Promise<Map<string, OutlookItem | null>> {
+  if (refs.length === 0) return new Map();
+  const firstGuess = (ref: OutlookReadRef): string => ref.container ?? soleContainer(ctx, ref.kind) ?? defaultContainer(ctx, ref.kind) ?? '';
+  const { mailboxSource } = ctx.deps;
+  const out = new Map(await mailboxSource.getItems(ctx.mailbox, refs.map((ref) => ({ kind: ref.kind, id: ref.id, container: firstGuess(ref) }))));
+  const unplaced = refs.filter((ref) => ref.container === null && ref.kind === 'task' && out.has(ref.id) && out.get(ref.id) === null);
+  for (const list of ctx.streams.filter((stream) => stream.kind === 'task').map((stream) => stream.container)) {
+    const pending = unplaced.filter((ref) => out.get(ref.id) === null && firstGuess(ref) !== list);
+    if (pending.length === 0) continue;
+    const found = await mailboxSource.getItems(ctx.mailbox, pending.map((ref) => ({ kind: ref.kind, id: ref.id, container: list })));
+    for (const ref of pending) {
+      if (!found.has(ref.id)) out.delete(ref.id); // there but invalid: it exists
+      else if (found.get(ref.id)) out.set(ref.id, found.get(ref.id) ?? null);
     }
   }
-  for (const slot of tasks) if (slot.failure === null) slot.containerCertain = true;
+  return out;
+}
+
+/**
+ * The container a read proved for an item: the one it was asked in, or, when that was unknown, the one it was found in
+ * if that says something — for a task the list is part of its address; for a kind with one stream there is nothing
+ * else. For e-mail read without one (Inbox or Sent Items: the id alone addresses it), the label is only the guess.
+ */
+export function learnedContainer(ctx: RunContext, ref: OutlookReadRef, item: OutlookItem): string | null {
+  if (ref.container !== null) return ref.container;
+  return item.kind === 'task' || soleContainer(ctx, item.kind) !== null ? item.container : null;
 }
 
 function failAll(slots: readonly Slot[], error: unknown): void {
@@ -226,7 +245,7 @@ async function resolveCrmId(ctx: RunContext, slot: Slot): Promise<void> {
  * another list (adopt the mapping), or a copy of a linked item (it carries someone else's stamp: it is new).
  */
 async function resolveStampedCrmId(ctx: RunContext, slot: Slot, item: OutlookItem, crmId: string): Promise<void> {
-  const { store, mailboxSource } = ctx.deps;
+  const { store } = ctx.deps;
   const holder = slot.mapping ? null : await store.findMappingByCrmId(ctx.mailbox, slot.row.kind, crmId);
   if (!holder || holder.outlookId === null || holder.outlookId === item.id) {
     slot.crmId = crmId;
@@ -235,28 +254,15 @@ async function resolveStampedCrmId(ctx: RunContext, slot: Slot, item: OutlookIte
     return;
   }
   // The holder's item is read where it lives: a task looked up in this item's list would be missing there even when
-  // it still exists in its own (a copy taken for a move).
-  const containers = holder.outlookContainer
-    ? [holder.outlookContainer]
-    : slot.row.kind === 'task'
-      ? ctx.streams.filter((stream) => stream.kind === 'task').map((stream) => stream.container)
-      : [item.container];
-  if (await goneEverywhere(ctx, slot.row.kind, holder.outlookId, containers)) {
+  // it still exists in its own, and a copy would be taken for a move.
+  const previous = await readOutlookItems(ctx, [{ kind: slot.row.kind, id: holder.outlookId, container: holder.outlookContainer ?? null }]);
+  if (previous.has(holder.outlookId) && previous.get(holder.outlookId) === null) {
     slot.mapping = holder;
     slot.crmId = crmId;
     slot.matchedBy = 'move';
     return;
   }
   ctx.tally.add('outlook.copiesOfLinkedItems');
-}
-
-/** True when a direct read finds the item in none of the containers (a 404 in each). */
-async function goneEverywhere(ctx: RunContext, kind: ItemKind, id: string, containers: readonly string[]): Promise<boolean> {
-  for (const container of containers) {
-    const found = await ctx.deps.mailboxSource.getItems(ctx.mailbox, [{ kind, id, container }]);
-    if (!found.has(id) || found.get(id) !== null) return false;
-  }
-  return true;
 }
 
 const EMAIL_FIELDS = ['emailAddresses'] as const;
@@ -338,11 +344,9 @@ function claimsOf(slot: Slot): string[] {
 export function outlookSideOf(slot: Slot): OutlookSide {
   const item = slot.outlookItem;
   if (slot.outlookRef === null || item === undefined) return { state: 'absent' };
-  if (item === null) {
-    // A miss in a list that was only guessed proves nothing; probeOtherLists leaves no guess behind, this is a guard.
-    if (!slot.containerCertain) return { state: 'outOfView' };
-    return { state: 'gone' };
-  }
+  // A direct read found nothing: a task was looked for in every list when its own was unknown (readOutlookItems),
+  // other kinds are addressed by id alone.
+  if (item === null) return { state: 'gone' };
   // graph-behaviour.md §2.2: a calendarView removal of an event that still exists means it left the window; the same
   // holds for a message moved to a folder no stream reads. It is out of view, not deleted (DESIGN.md §6, last row).
   if (slot.row.outlookChange === 'removed' && slot.mapping?.outlookId === item.id && slot.matchedBy !== 'move') {

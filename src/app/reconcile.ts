@@ -6,27 +6,24 @@ import type { ChangeRecord, CommitUnit } from '../ports/state-store';
 import { mappedChangeKey } from './collect';
 import { canonicalJson, crmFields, fieldsSyncedFrom, outlookFields } from './core-api';
 import { classifyError } from './failures';
-import { defaultContainer, soleContainer } from './hydrate';
+import { learnedContainer, readOutlookItems } from './hydrate';
 import { nowIso, type RunContext } from './run-context';
 
 export async function reconcile(ctx: RunContext): Promise<void> {
-  const { store, mailboxSource, crm } = ctx.deps;
+  const { store, crm } = ctx.deps;
   const mappings = await store.oldestVerified(ctx.mailbox, ctx.options.reconcileLimit);
   if (mappings.length === 0) return;
   await ctx.lease.keepAlive();
   const active = mappings.filter((m) => m.state === 'linked' && ctx.settings.kinds[m.kind].enabled);
 
+  // Each item is read in the container its mapping recorded (a To Do task only exists inside its own list).
   const refs = active
     .filter((m) => m.outlookId !== null)
-    .map((m) => ({
-      kind: m.kind,
-      id: m.outlookId as string,
-      container: soleContainer(ctx, m.kind) ?? defaultContainer(ctx, m.kind) ?? '',
-    }));
+    .map((m) => ({ kind: m.kind, id: m.outlookId as string, container: m.outlookContainer ?? null }));
   let outlookItems = new Map<string, OutlookItem | null>();
   const crmRecords = new Map<string, CrmRecord | null>();
   try {
-    if (refs.length > 0) outlookItems = await mailboxSource.getItems(ctx.mailbox, refs);
+    outlookItems = await readOutlookItems(ctx, refs);
     for (const kind of new Set(active.map((m) => m.kind))) {
       const ids = active.filter((m) => m.kind === kind && m.crmId !== null).map((m) => m.crmId as string);
       if (ids.length === 0) continue;
@@ -51,10 +48,18 @@ export async function reconcile(ctx: RunContext): Promise<void> {
   ctx.options.onProgress({ phase: 'reconcile', items: mappings.length });
   if (ctx.dryRun) return;
   const verifiedAt = nowIso(ctx);
-  const units: CommitUnit[] = mappings.map((m) => ({ mapping: { put: { ...m, verifiedAt } } }));
+  const units: CommitUnit[] = mappings.map((m) => ({ mapping: { put: { ...m, verifiedAt, outlookContainer: containerSeen(ctx, m, outlookItems) } } }));
   const results = await store.commit(ctx.mailbox, units);
   // A lost compare-and-swap only means the mapping changed meanwhile; it is verified again in a later cycle.
   ctx.tally.add('reconcile.verifyConflicts', results.filter((result) => !result.ok).length);
+}
+
+/** A mapping stored without a container learns it here, when the read proved one. */
+function containerSeen(ctx: RunContext, mapping: MappingRow, items: Map<string, OutlookItem | null>): string | null {
+  const known = mapping.outlookContainer ?? null;
+  const item = mapping.outlookId === null ? null : items.get(mapping.outlookId);
+  if (known !== null || !item) return known;
+  return learnedContainer(ctx, { kind: mapping.kind, id: item.id, container: null }, item);
 }
 
 function crmKey(kind: ItemKind, id: string): string {
@@ -74,8 +79,9 @@ function outlookFindings(ctx: RunContext, mapping: MappingRow, items: Map<string
     at: nowIso(ctx),
   };
   if (item === null) {
-    // A To Do task read in a guessed list proves nothing; the apply phase follows moves by the CRM id stamp.
-    return [{ ...base, change: 'removed' }];
+    // Gone where it lived (or, stored without a container, in every list of its kind). A To Do task moved to another
+    // list is gone under this id: the apply phase follows it by its CRM id stamp (DESIGN.md §3).
+    return [{ ...base, ...(mapping.outlookContainer ? { outlookContainer: mapping.outlookContainer } : {}), change: 'removed' }];
   }
   const untracked = !item.tracking.marker && !item.tracking.category;
   const changed = untracked || differsFromBaseline(outlookFields(ctx, mapping.kind, item), mapping.baseline, fieldsSyncedFrom(ctx, mapping.kind, 'outlook'));

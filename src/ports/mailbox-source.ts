@@ -107,4 +107,12 @@ export interface MailboxSource {
 
   /** Make sure the tracking category exists in the mailbox's master list (re-created if a user deleted it). */
   ensureCategory(mailbox: string, categoryName: string): Promise<void>;
+
+  /**
+   * Ids of the items in a stream's container that carry the Tracked marker set to true, found with a `$filter` on the
+   * extended property. Delta payloads never carry extended properties (graph-behaviour.md §3.4), so an item marked
+   * only by an add-in (no category) is found by this sweep, which the app runs periodically. To Do lists have no
+   * extended properties: the result is empty. Optional so that test decorators need not implement it.
+   */
+  findMarkedIds?(mailbox: string, stream: StreamRef): Promise<string[]>;
 }

@@ -4,7 +4,9 @@ import { crmContact, crmAppointment, crmTask, taggedContact, taggedEvent, tagged
 import { CATEGORY, MAILBOX, World } from './support/world';
 
 async function hydrated(world: World, kind: 'contact' | 'appointment' | 'task' | 'email', id: string) {
-  const items = await world.outlook.getItems(MAILBOX, [{ kind, id, container: '' }]);
+  // A To Do task is read inside its own list (graph-behaviour.md §2.5).
+  const container = world.outlook.snapshot(MAILBOX, kind).find((candidate) => candidate.id === id)?.container ?? '';
+  const items = await world.outlook.getItems(MAILBOX, [{ kind, id, container }]);
   const item = items.get(id);
   if (!item) throw new Error(`no item ${id}`);
   return item;

@@ -2,7 +2,7 @@
 // adapter talking to the Graph simulator over HTTPS. The world driver plays the user: for the simulator through plain
 // Graph calls (as Outlook on the web would) or its control API; for the fake through its controls.
 import type { ItemKind, JsonObject, OutlookItem } from '../../src/core/model';
-import { InvariantError, ResyncRequiredError } from '../../src/ports/errors';
+import { ConcurrencyError, InvariantError, ItemRejectedError, ResyncRequiredError } from '../../src/ports/errors';
 import type { DeltaEntry, DeltaPage, ItemFailure, ItemRef, MailboxSource, StreamRef } from '../../src/ports/mailbox-source';
 import { trackingPropertyIds } from '../../src/adapters/graph/extended-properties';
 
@@ -25,6 +25,8 @@ export interface MailboxWorld {
   requestCount: (() => number) | null;
   /** The To Do list the tests put tasks in. */
   todoListId: string;
+  /** A user creates another To Do list; returns its id. */
+  createTodoList(displayName: string): Promise<string>;
 }
 
 export interface MailboxSourceHarness {
@@ -337,6 +339,54 @@ export function describeMailboxSourceContract(name: string, setup: () => Promise
       const unlinked = await h.source.updateItem(h.mailbox, ref, null, { marker: false, category: false, crmId: null, categoryName: h.categoryName });
       expect(unlinked).toMatchObject({ crmId: null, tracking: { category: false } });
       expect(unlinked.data.categories).toEqual(['Errand']);
+    });
+
+    it('a conditional update writes on the version read at hydration; after a user edit it is refused and the edit survives', async () => {
+      // graph-behaviour.md §8: If-Match W/"<changeKey>" → 412 ErrorIrresolvableConflict on a mismatch → ConcurrencyError.
+      const id = await h.world.create('contact', 'contacts', { givenName: 'Fay', jobTitle: 'Engineer', categories: [h.categoryName] });
+      const ref = contactRef(id);
+      const read = (await h.source.getItems(h.mailbox, [ref])).get(id);
+      expect(read?.changeKey).toEqual(expect.any(String));
+      await h.world.edit(ref, { jobTitle: 'Architect' });
+
+      await expect(h.source.updateItem(h.mailbox, ref, { data: { jobTitle: 'Manager' } }, null, read?.changeKey)).rejects.toBeInstanceOf(ConcurrencyError);
+      // With tracking upkeep as well (the adapter's own read-modify-write must not replace the caller's version).
+      const upkeep = { marker: true, category: true, crmId: 'crm-f', categoryName: h.categoryName };
+      await expect(h.source.updateItem(h.mailbox, ref, { data: { jobTitle: 'Manager' } }, upkeep, read?.changeKey)).rejects.toBeInstanceOf(ConcurrencyError);
+      const after = (await h.source.getItems(h.mailbox, [ref])).get(id);
+      expect(after).toMatchObject({ crmId: null, data: { jobTitle: 'Architect' } });
+
+      // The current version writes, and the write gives the item a new one.
+      const written = await h.source.updateItem(h.mailbox, ref, { data: { jobTitle: 'Manager' } }, upkeep, after?.changeKey);
+      expect(written).toMatchObject({ crmId: 'crm-f', data: { jobTitle: 'Manager' } });
+      expect(written.changeKey).not.toBe(after?.changeKey);
+    });
+
+    it('a conditional update of a To Do task uses its etag as the version', async () => {
+      // graph-behaviour.md §8: todoTask has @odata.etag but no changeKey; OutlookItem.changeKey carries the etag's value.
+      const id = await h.world.create('task', h.world.todoListId, { title: 'Plan', categories: [h.categoryName] });
+      const ref: ItemRef = { kind: 'task', id, container: h.world.todoListId };
+      const read = (await h.source.getItems(h.mailbox, [ref])).get(id);
+      expect(read?.changeKey).toEqual(expect.any(String));
+      const written = await h.source.updateItem(h.mailbox, ref, { data: { title: 'Plan A' } }, null, read?.changeKey);
+      expect(written.data.title).toBe('Plan A');
+      await h.world.edit(ref, { title: 'Plan B' });
+      await expect(h.source.updateItem(h.mailbox, ref, { data: { title: 'Plan C' } }, null, written.changeKey)).rejects.toBeInstanceOf(ConcurrencyError);
+      expect((await h.source.getItems(h.mailbox, [ref])).get(id)?.data.title).toBe('Plan B');
+    });
+
+    it('a To Do task is addressed inside its own list: in another list it reads as missing and is not written', async () => {
+      // graph-behaviour.md §2.5: /todo/lists/{listId}/tasks/{taskId}; the mapping remembers the list (DESIGN.md §3).
+      const otherList = await h.world.createTodoList('Errands');
+      expect((await h.source.listStreams(h.mailbox)).map((s) => s.id)).toContain(`todo:${otherList}`);
+      const id = await h.world.create('task', h.world.todoListId, { title: 'Here' });
+      const own: ItemRef = { kind: 'task', id, container: h.world.todoListId };
+      expect((await h.source.getItems(h.mailbox, [own])).get(id)?.container).toBe(h.world.todoListId);
+      const elsewhere: ItemRef = { ...own, container: otherList };
+      expect((await h.source.getItems(h.mailbox, [elsewhere])).get(id)).toBeNull();
+      await expect(h.source.updateItem(h.mailbox, elsewhere, { data: { title: 'There' } }, null)).rejects.toBeInstanceOf(ItemRejectedError);
+      await h.source.deleteItem(h.mailbox, elsewhere);
+      expect((await h.source.getItems(h.mailbox, [own])).get(id)?.data.title).toBe('Here');
     });
 
     it('delete removes the item and deleting a missing item succeeds', async () => {

@@ -26,6 +26,7 @@ describeMailboxSourceContract('in-memory fake', async () => {
       countItems: async (kind, container) => source.snapshot(mailbox, kind, container).length,
       requestCount: () => source.requestCount(mailbox),
       todoListId,
+      createTodoList: async (displayName) => source.addTodoList(mailbox, displayName),
     },
   };
 });

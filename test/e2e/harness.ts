@@ -119,6 +119,8 @@ export interface CycleRun extends CycleOptions {
   deps?: CycleDeps;
   /** Per-kind overrides of the mailbox settings for this cycle (e.g. deleteInCrmOnUntrack). */
   kinds?: Partial<Record<ItemKind, Partial<KindSettings>>>;
+  /** Mailbox-level overrides for this cycle (dryRun, deleteGuard, …). */
+  settings?: Partial<Omit<MailboxSettings, 'kinds' | 'mailbox'>>;
 }
 
 export interface CycleResult {
@@ -141,7 +143,12 @@ class CrashAfterNth extends Writes {
   }
 }
 
-export async function startWorld(): Promise<World> {
+export interface WorldOptions {
+  /** `Prefer: odata.maxpagesize` on the worker's Graph delta requests (default 100, the composition root's). */
+  graphPageSize?: number;
+}
+
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -177,7 +184,13 @@ export async function startWorld(): Promise<World> {
     };
     const clock = new OffsetClock();
     const logger = new QuietLogger();
-    const runtime = buildRuntime(loadConfigOrThrow(env), { clock, logger, crmAuthorityHost: dataverse.baseUrl, owner: 'e2e-worker' });
+    const runtime = buildRuntime(loadConfigOrThrow(env), {
+      clock,
+      logger,
+      crmAuthorityHost: dataverse.baseUrl,
+      owner: 'e2e-worker',
+      ...(options.graphPageSize ? { graphPageSize: options.graphPageSize } : {}),
+    });
     stops.push(() => runtime.close());
     const settings = runtime.settingsFor(MAILBOX);
     const outlook = new OutlookWeb(graph, trustedFetch(graph.caCert), MAILBOX);
@@ -207,9 +220,9 @@ export async function startWorld(): Promise<World> {
       outlook,
       crm,
       cycle: async (options = {}) => {
-        const { deps, kinds, ...cycleOptions } = options;
+        const { deps, kinds, settings: overrides, ...cycleOptions } = options;
         const before = { gw: graphWrites(), cw: crmWrites(), gr: graphRequests(), cr: crmRequests() };
-        const effective: MailboxSettings = { ...settings, kinds: { ...settings.kinds } };
+        const effective: MailboxSettings = { ...settings, ...overrides, kinds: { ...settings.kinds } };
         for (const [kind, overrides] of Object.entries(kinds ?? {}) as [ItemKind, Partial<KindSettings>][]) {
           effective.kinds[kind] = { ...effective.kinds[kind], ...overrides };
         }
@@ -335,6 +348,17 @@ export class OutlookWeb {
     await this.patch(kind, id, { categories: on ? [...others, CATEGORY] : others });
   }
 
+  /** The mailbox's master category list (display names), as Outlook on the web shows it. */
+  async masterCategories(): Promise<{ id: string; displayName: string }[]> {
+    const page = await this.call('GET', '/outlook/masterCategories');
+    const value = Array.isArray(page?.['value']) ? (page['value'] as JsonObject[]) : [];
+    return value.map((c) => ({ id: String(c['id']), displayName: String(c['displayName']) }));
+  }
+
+  async deleteMasterCategory(id: string): Promise<void> {
+    await this.call('DELETE', `/outlook/masterCategories/${encodeURIComponent(id)}`);
+  }
+
   /** A direct read of the stored item (either id), or null when it is gone. */
   read(id: string): RawOutlookItem | null {
     const raw = this.sim.control.getItemRaw(this.mailbox, id);
@@ -353,7 +377,8 @@ function toRaw(raw: JsonObject): RawOutlookItem {
   const full = (raw['full'] ?? {}) as JsonObject;
   const categories = Array.isArray(props['categories']) ? (props['categories'] as string[]) : [];
   const find = (name: string) => Object.entries(ext).find(([id]) => new RegExp(`\\{${PRODUCT_GUID}\\}\\s+Name\\s+${name}$`, 'i').test(id))?.[1];
-  let crmId = find('CrmId') ?? null;
+  // A stamp cleared on unlink is written as an empty value (a single-value extended property cannot be removed by PATCH).
+  let crmId = find('CrmId') || null;
   // To Do tasks carry the link as a linkedResource (graph-behaviour.md §3.5).
   if (crmId === null && Array.isArray(full['linkedResources'])) {
     const link = (full['linkedResources'] as JsonObject[]).find((r) => typeof r['externalId'] === 'string');

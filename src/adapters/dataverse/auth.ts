@@ -1,38 +1,59 @@
-// Tokens for the Web API: MSAL client credentials for `<environment-url>/.default` (dataverse-behaviour.md §5).
-// msal-node caches the token and refreshes it before expiry, so calling this per request is cheap.
-import { ConfidentialClientApplication, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
+// Tokens for the Web API: MSAL client credentials (secret or certificate) for `<environment-url>/.default`
+// (dataverse-behaviour.md §5). msal-node caches the token and refreshes it before expiry, so calling this per request
+// is cheap. The composition root and the tests both build their provider here.
+import { ConfidentialClientApplication, type Configuration, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
 import { trustedFetch, type Fetch } from '../http/trusted-fetch';
 import type { TokenProvider } from './http';
 
-export interface MsalTokenOptions {
+/** A secret, or a certificate as msal-node takes it (SHA-256 thumbprint, PEM private key, optional x5c chain). */
+export type DataverseClientCredential =
+  | { secret: string }
+  | { certificate: { thumbprintSha256: string; privateKey: string; x5c?: string } };
+
+export interface DataverseTokenOptions {
+  /** `https://login.microsoftonline.com` (or a national cloud's), or a simulator's base URL. */
+  authorityHost: string;
   tenantId: string;
   clientId: string;
-  clientSecret: string;
-  /** `https://<org>.crm.dynamics.com`: the token scope is `<environmentUrl>/.default`. */
+  credential: DataverseClientCredential;
+  /** `https://<org>.crm.dynamics.com` or its `.api.` form; see `dataverseTokenScope`. */
   environmentUrl: string;
-  /** Default `https://login.microsoftonline.com/<tenantId>`; tests point it at the simulators' identity routes. */
-  authority?: string;
-  /** Hosts msal may trust without instance discovery (the simulator's `host:port`). */
-  knownAuthorities?: string[];
+  /** Transport of the token requests; default the global fetch, trusting `extraCaPem` as well when given. */
+  fetch?: Fetch;
   /** Extra CA for a loopback authority (the simulators' start-up certificate). */
   extraCaPem?: string;
 }
 
-export function msalTokenProvider(options: MsalTokenOptions): TokenProvider {
-  const app = new ConfidentialClientApplication({
+/**
+ * §5: the scope is the environment URL (origin only) followed by `/.default`, taken from the environment URL without
+ * `.api.`: `https://contoso.api.crm.dynamics.com/…` asks for `https://contoso.crm.dynamics.com/.default`.
+ */
+export function dataverseTokenScope(environmentUrl: string): string {
+  const url = new URL(environmentUrl);
+  const labels = url.hostname.split('.');
+  // Only a label after the org name: `api.crm.dynamics.com` alone has no org to keep.
+  const apiAt = labels.indexOf('api', 1);
+  if (apiAt > 0 && apiAt < labels.length - 1) labels.splice(apiAt, 1);
+  return `${url.protocol}//${labels.join('.')}${url.port ? `:${url.port}` : ''}/.default`;
+}
+
+export function dataverseTokenProvider(options: DataverseTokenOptions): TokenProvider {
+  const authorityBase = options.authorityHost.replace(/\/+$/, '');
+  const configuration: Configuration = {
     auth: {
       clientId: options.clientId,
-      clientSecret: options.clientSecret,
-      authority: options.authority ?? `https://login.microsoftonline.com/${options.tenantId}`,
-      ...(options.knownAuthorities ? { knownAuthorities: options.knownAuthorities } : {}),
+      authority: `${authorityBase}/${options.tenantId}`,
+      // No instance discovery: the host is trusted as configured (national clouds, the simulators).
+      knownAuthorities: [new URL(authorityBase).host],
+      ...('secret' in options.credential ? { clientSecret: options.credential.secret } : { clientCertificate: options.credential.certificate }),
     },
-    ...(options.extraCaPem ? { system: { networkClient: fetchNetworkClient(trustedFetch(options.extraCaPem)) } } : {}),
-  });
-  // The scope is the environment URL without a path (§5: "the resource followed by /.default").
-  const scope = `${new URL(options.environmentUrl).origin}/.default`;
+    system: { networkClient: fetchNetworkClient(options.fetch ?? trustedFetch(options.extraCaPem)) },
+  };
+  const app = new ConfidentialClientApplication(configuration);
+  const scope = dataverseTokenScope(options.environmentUrl);
   return async (request) => {
     const result = await app.acquireTokenByClientCredential({ scopes: [scope], skipCache: request?.forceRefresh === true });
-    if (!result?.accessToken) throw new Error('MSAL returned no access token');
+    if (!result?.accessToken) throw new Error('the token response carried no access token');
     return result.accessToken;
   };
 }
@@ -40,12 +61,20 @@ export function msalTokenProvider(options: MsalTokenOptions): TokenProvider {
 /** msal's network seam over a fetch, so the token requests trust the same CA as the API requests. */
 function fetchNetworkClient(fetchImpl: Fetch): INetworkModule {
   const send = async <T>(method: 'GET' | 'POST', url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> => {
-    const response = await fetchImpl(url, { method, headers: options?.headers, body: options?.body });
+    const response = await fetchImpl(url, { method, headers: options?.headers, body: method === 'POST' ? options?.body : undefined });
+    const text = await response.text();
+    let body: unknown = {};
+    try {
+      body = text === '' ? {} : JSON.parse(text);
+    } catch {
+      body = {};
+    }
     const headers: Record<string, string> = {};
     response.headers.forEach((value, name) => {
       headers[name] = value;
     });
-    return { headers, body: (await response.json()) as T, status: response.status };
+    // msal validates the shape of what it asked for; this module only transports it.
+    return { headers, body: body as T, status: response.status };
   };
   return {
     sendGetRequestAsync: (url, options) => send('GET', url, options),

@@ -274,12 +274,14 @@ export class DataverseCrmConnector implements CrmConnector {
     for (let i = 0; i < unique.length; i += this.readBatchSize) {
       const chunk = unique.slice(i, i + this.readBatchSize);
       const urls = chunk.map((id) => this.recordUrl(kind, id));
+      // §2.1: `If-None-Match: null` defeats cached $expand results (the party lists of activities).
+      const headers: Record<string, string> = DATAVERSE_ENTITIES[kind].partiesProperty ? { Prefer: ANNOTATIONS, 'If-None-Match': 'null' } : { Prefer: ANNOTATIONS };
       let parts: { status: number; body: unknown }[];
       if (chunk.length === 1) {
-        const response = await this.http.send({ method: 'GET', url: urls[0] as string, headers: { Prefer: ANNOTATIONS } });
+        const response = await this.http.send({ method: 'GET', url: urls[0] as string, headers });
         parts = [response];
       } else {
-        parts = await this.http.batchGet(urls, { Prefer: ANNOTATIONS });
+        parts = await this.http.batchGet(urls, headers);
       }
       chunk.forEach((id, index) => {
         const part = parts[index] as { status: number; body: unknown };

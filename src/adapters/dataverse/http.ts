@@ -119,6 +119,8 @@ export class DataverseHttp {
     let refreshedToken = false;
     for (let attempt = 0; ; attempt += 1) {
       const wait = this.pausedUntil - this.now();
+      // §3: a pause longer than we wait for ends this request unsent; sending anyway would lengthen the Retry-After.
+      if (wait > this.maxRetryWaitMs) throw new TransientError(`Dataverse requests paused for ${wait} ms after throttling`, wait);
       if (wait > 0) await this.sleep(wait);
       let response = await this.sendOnce(request, false);
       // A token revoked or expired early: one fresh token, then the refusal stands.
@@ -133,11 +135,12 @@ export class DataverseHttp {
         return response;
       }
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.now()) ?? 1_000 * 2 ** attempt;
-      const info = errorInfo(response.status, response.body);
+      // The pause holds for every later request of this user too, including after this one gives up (§3).
+      this.pausedUntil = Math.max(this.pausedUntil, this.now() + retryAfterMs);
       if (attempt >= this.maxRetries || retryAfterMs > this.maxRetryWaitMs) {
+        const info = errorInfo(response.status, response.body);
         throw new TransientError(`Dataverse throttled ${request.method} (${info.code || response.status}): ${info.message}`, retryAfterMs);
       }
-      this.pausedUntil = Math.max(this.pausedUntil, this.now() + retryAfterMs);
     }
   }
 

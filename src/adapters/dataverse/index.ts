@@ -1,4 +1,4 @@
 export { DataverseCrmConnector, ChangeTrackingDisabledError, type DataverseConnectorOptions } from './connector';
-export { msalTokenProvider, type MsalTokenOptions } from './auth';
+export { dataverseTokenProvider, dataverseTokenScope, type DataverseClientCredential, type DataverseTokenOptions } from './auth';
 export { DATAVERSE_COLUMNS, DATAVERSE_ENTITIES } from './schema';
 export type { TokenProvider } from './http';

@@ -13,7 +13,7 @@ import { AuthenticationHandler, Client, GraphError, TelemetryHandler, type Authe
 import { createHash } from 'node:crypto';
 import type { ItemKind, JsonObject, JsonValue, OutlookItem, OutlookWrite } from '../../core/model';
 import type { TrackingUpkeep } from '../../core/plan';
-import { InvariantError, ItemRejectedError, ResyncRequiredError, TransientError } from '../../ports/errors';
+import { ConcurrencyError, InvariantError, ItemRejectedError, ResyncRequiredError, TransientError } from '../../ports/errors';
 import type { DeltaEntry, DeltaPage, ItemFailure, ItemRef, MailboxSource, StreamRef } from '../../ports/mailbox-source';
 import { trustedFetch, type Fetch } from '../http/trusted-fetch';
 import { createTokenProvider, type ClientCredential } from './auth';
@@ -30,6 +30,7 @@ import { productLink, toDeltaEntry, toOutlookItem, withCategory, type TrackingVo
 import { DEFAULT_RETRY_POLICY, mayRetry, parseRetryAfter, RETRYABLE_STATUSES, retryDelayMs, RetryMiddleware, type RetryPolicy } from './retry';
 import {
   batchResponseSchema,
+  changeKeyFromEtag,
   collectionPageSchema,
   deltaPageSchema,
   describeIssues,
@@ -390,9 +391,13 @@ export class GraphMailboxSource implements MailboxSource {
     ref: ItemRef,
     write: OutlookWrite | null,
     tracking: (TrackingUpkeep & { categoryName: string }) | null,
+    ifMatch?: string | null,
   ): Promise<OutlookItem> {
+    // §8: `@odata.etag` is W/"<changeKey>" (To Do tasks: an etag without a changeKey property; OutlookItem.changeKey
+    // holds its value), so the caller's version is sent in that form.
+    const expected = ifMatch ? changeKeyFromEtag(ifMatch) : null;
+    let condition: string | null = expected === null ? null : `W/"${expected}"`;
     const patch: JsonObject = write ? { ...write.data } : {};
-    let ifMatch: string | null = null;
     let links: LinkedResource[] = [];
     if (tracking) {
       let categories = Array.isArray(patch.categories) ? stringArray(patch.categories) : null;
@@ -400,9 +405,14 @@ export class GraphMailboxSource implements MailboxSource {
         // §4: PATCH replaces the categories array, so read-modify-write; If-Match on the etag just read keeps a
         // concurrent user edit from being overwritten (412 → ConcurrencyError → the app re-reads and re-plans).
         const current = await this.getOne(mailbox, ref);
+        // Our own read already shows an edit since the caller's: refuse here rather than rely on Outlook's honouring
+        // of If-Match, which is UNCONFIRMED (§8).
+        if (expected !== null && current.changeKey !== expected) {
+          throw new ConcurrencyError(`item changed since it was read (changeKey ${current.changeKey ?? 'none'}, expected ${expected})`);
+        }
         categories ??= stringArray(current.data.categories);
         const etag = current.data['@odata.etag'];
-        ifMatch = typeof etag === 'string' ? etag : null;
+        condition ??= typeof etag === 'string' ? etag : null;
         links = linkedResourceSchema.array().safeParse(current.data.linkedResources ?? []).data ?? [];
       }
       patch.categories = withCategory(categories, tracking.categoryName, tracking.category);
@@ -415,7 +425,7 @@ export class GraphMailboxSource implements MailboxSource {
       }
     }
     if (Object.keys(patch).length > 0) {
-      await this.send(mailbox, 'PATCH', this.itemUrl(mailbox, ref, false), ref.kind, patch, ifMatch);
+      await this.send(mailbox, 'PATCH', this.itemUrl(mailbox, ref, false), ref.kind, patch, condition);
     }
     if (tracking && ref.kind === 'task') await this.upkeepTaskLink(mailbox, ref, links, tracking.crmId);
     // The PATCH response lacks the extended properties (§3.2); read back so the caller sees what is stored.

@@ -16,7 +16,7 @@ import { ConcurrencyError, InvariantError, ItemRejectedError, ResyncRequiredErro
 import type { DeltaEntry, DeltaPage, ItemFailure, ItemRef, MailboxSource, StreamRef } from '../../ports/mailbox-source';
 import { expandedPropertyIds, samePropertyId, trackingPropertyIds, type TrackingPropertyIds } from '../graph/extended-properties';
 import { hasCategory, productLink, propertyValue, toDeltaEntry, toOutlookItem, withCategory, type TrackingVocabulary } from '../graph/outlook-item';
-import { linkedResourceSchema } from '../graph/schemas';
+import { changeKeyFromEtag, linkedResourceSchema } from '../graph/schemas';
 
 export interface MemoryMailboxSourceOptions {
   productGuid: string;
@@ -230,7 +230,7 @@ export class MemoryMailboxSource implements MailboxSource {
     box.requests += 1;
     const item = this.addressed(box, ref);
     if (!item) throw new ItemRejectedError('graph-404-ErrorItemNotFound', 'The specified object was not found in the store.');
-    if (ifMatch && this.honourIfMatch && bareTag(ifMatch) !== currentChangeKey(item)) {
+    if (ifMatch && this.honourIfMatch && changeKeyFromEtag(ifMatch) !== currentChangeKey(item)) {
       // §8: what Outlook answers when the change key does not match (412 ErrorIrresolvableConflict).
       throw new ConcurrencyError('ErrorIrresolvableConflict: the change key passed in the request does not match the current change key for the item.');
     }
@@ -483,15 +483,10 @@ function graphType(kind: ItemKind): string {
   return { contact: '#microsoft.graph.contact', appointment: '#microsoft.graph.event', task: '#microsoft.graph.todoTask', email: '#microsoft.graph.message' }[kind];
 }
 
-/** The value inside an entity tag: `W/"abc"` and `"abc"` and `abc` all name `abc`. */
-function bareTag(tag: string): string {
-  return /^(?:W\/)?"(.*)"$/.exec(tag.trim())?.[1] ?? tag.trim();
-}
-
 function currentChangeKey(item: StoredItem): string | null {
   if (typeof item.data.changeKey === 'string') return item.data.changeKey;
   const etag = item.data['@odata.etag'];
-  return typeof etag === 'string' ? bareTag(etag) : null;
+  return typeof etag === 'string' ? changeKeyFromEtag(etag) : null;
 }
 
 function stringArray(value: JsonValue | undefined): string[] {

@@ -57,6 +57,8 @@ export interface RequestLogEntry {
   /** The systemuser the request acted as. */
   callerId: string | null;
   path: string;
+  /** Set when the request was applied but the client got a 503 or a dropped connection instead (knob failAfterCommitNext). */
+  answerLost?: 503 | 'drop';
 }
 
 interface Route {

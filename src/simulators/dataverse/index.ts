@@ -177,7 +177,21 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
         headers: lowerHeaders(req),
         body,
       };
-      send(res, engine.handleTopLevel(request));
+      const response = engine.handleTopLevel(request);
+      if (knobs.failAfterCommitNext > 0 && request.method.toUpperCase() !== 'GET' && response.status < 400) {
+        // The request was applied; its answer is lost on the way back (knob failAfterCommitNext).
+        knobs.failAfterCommitNext--;
+        const entry = engine.log[engine.log.length - 1];
+        if (entry) entry.answerLost = knobs.failAfterCommitMode;
+        if (knobs.failAfterCommitMode === 'drop') {
+          res.socket?.destroy();
+          return;
+        }
+        // UNCONFIRMED body: §2.5 lists 503 without a code; a gateway in front of the service answers without one.
+        send(res, jsonResponse(503, { error: { code: '', message: 'The service is temporarily unavailable. Please try again later.' } }));
+        return;
+      }
+      send(res, response);
     } catch (error) {
       send(res, engine.errorResponse(error));
     } finally {

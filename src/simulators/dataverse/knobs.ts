@@ -60,8 +60,15 @@ export interface DataverseKnobs {
    * of the next (at-least-once delivery; only with page sizes of 2 or more, so paging still advances).
    */
   trackingFaults: { emptyPagesFirst: number; repeatPageBoundary: boolean };
-  /** One-shot faults applied to top-level requests in order. */
+  /** One-shot faults applied to top-level requests in order, before the request runs (nothing is applied). */
   faults: FaultSpec[];
+  /**
+   * The next n top-level writes (any method but GET, `$batch` included) that succeed are applied, but the client
+   * does not get the answer: a 503 (`failAfterCommitMode: 503`) or a connection dropped without a response
+   * (`'drop'`). "The server acted but the client saw an error": retried creates meet their own first attempt.
+   */
+  failAfterCommitNext: number;
+  failAfterCommitMode: 503 | 'drop';
   /** Artificial latency per top-level request (lets concurrency build up). */
   latencyMs: number;
   /** Require `Authorization: Bearer …` (401 otherwise). */
@@ -101,6 +108,8 @@ export function defaultKnobs(): DataverseKnobs {
     retryAfterSeconds: 1,
     trackingFaults: { emptyPagesFirst: 0, repeatPageBoundary: false },
     faults: [],
+    failAfterCommitNext: 0,
+    failAfterCommitMode: 503,
     latencyMs: 0,
     requireBearer: true,
     acceptAnyBearer: true,

@@ -1,7 +1,8 @@
 // A faithful local Microsoft Graph (Outlook workloads) over HTTPS on loopback, for the worker's tests, benchmarks
 // and `npm run simulate`. Behaviour follows /work/shared/reference/graph-behaviour.md; faults and UNCONFIRMED
-// behaviour are knobs (knobs.ts), all faults off by default. It also serves the Entra ID token endpoints
-// (shared/identity.ts) so @azure/msal-node can authenticate against it.
+// behaviour are knobs (knobs.ts), all injected faults off by default. It also serves the Entra ID token endpoints
+// (shared/identity.ts) so @azure/msal-node can authenticate against it, and checks the tokens it issued (expiry,
+// audience; knobs `acceptAnyBearer`, `tokenLifetimeSeconds`).
 //
 //   const sim = await startGraphSimulator({ port: 0 });
 //   sim.control.createUser('adele@contoso.test');
@@ -71,6 +72,8 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     const handled = await handleIdentityRequest(req, res, {
       baseUrl,
       clients: options.clients,
+      tokenLifetimeSeconds: knobs.tokenLifetimeSeconds,
+      onTokenIssued: (token, info) => service.recordIssuedToken(token, info.scope),
       onRequest: (info) => requestLog.record({ at: clock.now().toISOString(), mailbox: null, method: info.method, kind: info.kind, status: info.status, authorized: false, viaBatch: false, path: info.path }),
     });
     if (handled) return;
@@ -112,8 +115,9 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
     const now = clock.now();
     const requestId = randomUUID();
     let response: SimResponse;
-    if (req.method !== 'POST') response = errorResponse(405, 'ErrorInvalidRequest', 'The $batch endpoint accepts POST only.', now, requestId);
-    else if (!/^Bearer\s+\S+/i.test(req.headers['authorization'] ?? '')) response = errorResponse(401, 'InvalidAuthenticationToken', 'Access token is empty.', now, requestId);
+    const authFailure = service.authenticate(req.headers['authorization'], now, requestId);
+    if (authFailure) response = authFailure;
+    else if (req.method !== 'POST') response = errorResponse(405, 'ErrorInvalidRequest', 'The $batch endpoint accepts POST only.', now, requestId);
     else {
       try {
         response = await runBatch(service, req);
@@ -121,7 +125,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions = {}): 
         response = err instanceof ODataError ? errorResponse(err.status, err.code, err.message, now, requestId) : service.errorFrom(err, now, requestId);
       }
     }
-    requestLog.record({ at: now.toISOString(), mailbox: null, method: req.method, kind: '$batch', status: response.status, authorized: /^Bearer\s+\S+/i.test(req.headers['authorization'] ?? ''), token: tokenFingerprint(req.headers['authorization']), viaBatch: false, path: '/$batch' });
+    requestLog.record({ at: now.toISOString(), mailbox: null, method: req.method, kind: '$batch', status: response.status, authorized: authFailure === null, token: tokenFingerprint(req.headers['authorization']), viaBatch: false, path: '/$batch' });
     response.headers['request-id'] ??= requestId;
     return response;
   };

@@ -1,5 +1,6 @@
 // Behaviour knobs of the Graph simulator. Documented behaviour is always on; each fault and each UNCONFIRMED
-// behaviour (graph-behaviour.md) is a knob. All faults are off by default. `simulator.knobs` is the live object:
+// behaviour (graph-behaviour.md) is a knob. All injected faults are off by default; the documented per-mailbox
+// concurrency limit (§5.2, §10.10) is on. `simulator.knobs` is the live object:
 // tests mutate it between requests, and the counters (`…Next`) count down as the simulator uses them.
 //
 // Paging and delta (graph-behaviour.md §1)
@@ -21,14 +22,29 @@
 //   throttleNext               0      the next n Graph requests (batch sub-requests included) get 429.
 //   retryAfterSeconds          1      Retry-After on 429s; may be fractional (e.g. 0.01) (§5.1).
 //   requestBudget              null   {limit, windowSeconds}: per-mailbox request budget (Outlook: 10000 / 600 s);
-//                                     over it → 429 TooManyRequests with Retry-After until the window frees up.
-//   concurrencyLimit           null   max in-flight requests per mailbox (Outlook: 4) → 429 "Application is over its
-//                                     MailboxConcurrency limit." (§5.2). Use with latencyMs to make requests overlap.
+//                                     over it → 429 TooManyRequests with Retry-After until the window frees up. Off by
+//                                     default: the benchmarks send more than 10,000 requests to one mailbox within
+//                                     their (simulated-time) window, and bench/ starts the simulator with defaults.
+//   concurrencyLimit           4      max in-flight requests per mailbox → 429 "Application is over its
+//                                     MailboxConcurrency limit." (§5.2, §10.10); null disables. Requests overlap only
+//                                     while something awaits (latencyMs > 0), since handlers are synchronous.
 //   latencyMs                  0      artificial service time of every Graph request.
 //   serverErrorNext            0      the next n Graph requests fail with serverErrorStatus.
 //   serverErrorStatus          503    503 or 504 (§5.1).
 //   serverErrorRetryAfter      null   Retry-After seconds on those, or null for none.
+//   failAfterCommitNext        0      the next n writes (POST/PATCH/PUT/DELETE, batch sub-requests included) that
+//                                     succeed are applied, but the client gets failAfterCommitStatus instead of the
+//                                     answer: the server acted, the client saw an error (§9.2: retried creates can
+//                                     duplicate). Retry-After as serverErrorRetryAfter.
+//   failAfterCommitStatus      504    503 or 504 (§5.1).
 //   conflictNextPatch          0      the next n PATCHes get 412 ErrorIrresolvableConflict even without If-Match (§8 [R]).
+// Authentication (graph-behaviour.md §9.4 error shape)
+//   acceptAnyBearer            true   bearer tokens that are not in the identity routes' `simtok.` format are accepted
+//                                     unchecked (plain-fetch callers: test/e2e's "Outlook on the web", bench/). Tokens
+//                                     in that format must have been issued by this simulator, be unexpired and carry
+//                                     this simulator's `.default` scope; otherwise, and for any token when false, 401
+//                                     InvalidAuthenticationToken.
+//   tokenLifetimeSeconds       3599   `expires_in` of tokens issued by the identity routes (Entra: about an hour).
 // Writes and ids (§2.2, §8)
 //   enforceIfMatch             true   If-Match that differs from the current etag → 412 ErrorIrresolvableConflict
 //                                     (UNCONFIRMED for Outlook; on by default as graph-behaviour.md §8 asks).
@@ -67,7 +83,11 @@ export interface GraphKnobs {
   serverErrorNext: number;
   serverErrorStatus: 503 | 504;
   serverErrorRetryAfter: number | null;
+  failAfterCommitNext: number;
+  failAfterCommitStatus: 503 | 504;
   conflictNextPatch: number;
+  acceptAnyBearer: boolean;
+  tokenLifetimeSeconds: number;
   enforceIfMatch: boolean;
   transactionIdDedup: boolean;
   autoCreateUsers: boolean;
@@ -92,12 +112,16 @@ export function defaultKnobs(): GraphKnobs {
     throttleNext: 0,
     retryAfterSeconds: 1,
     requestBudget: null,
-    concurrencyLimit: null,
+    concurrencyLimit: 4,
     latencyMs: 0,
     serverErrorNext: 0,
     serverErrorStatus: 503,
     serverErrorRetryAfter: null,
+    failAfterCommitNext: 0,
+    failAfterCommitStatus: 504,
     conflictNextPatch: 0,
+    acceptAnyBearer: true,
+    tokenLifetimeSeconds: 3599,
     enforceIfMatch: true,
     transactionIdDedup: true,
     autoCreateUsers: false,

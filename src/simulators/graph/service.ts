@@ -39,6 +39,17 @@ interface Route {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+const WRITE_METHODS = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
+
+/** Microsoft Graph's application id: a token for `00000003-0000-0000-c000-000000000000/.default` is a Graph token. */
+const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
+
+function serverError(status: 503 | 504, retryAfter: number | null, now: Date, requestId: string): SimResponse {
+  const r = errorResponse(status, status === 503 ? 'ServiceUnavailable' : 'GatewayTimeout', status === 503 ? 'The service is temporarily unavailable.' : 'The gateway timed out.', now, requestId);
+  if (retryAfter !== null) r.headers['Retry-After'] = String(retryAfter);
+  return r;
+}
+
 export class GraphService {
   readonly mailboxesByKey = new Map<string, Mailbox>();
   private readonly inFlight = new Map<string, number>();
@@ -79,7 +90,9 @@ export class GraphService {
   async handle(req: SimRequest): Promise<SimResponse> {
     const now = this.clock.now();
     const requestId = randomUUID();
-    const authorized = /^Bearer\s+\S+/i.test(req.headers['authorization'] ?? '');
+    // Sub-requests of a $batch were authenticated with the envelope.
+    const authFailure = req.viaBatch ? null : this.authenticate(req.headers['authorization'], now, requestId);
+    const authorized = authFailure === null;
     let route: Route | null = null;
     let response: SimResponse;
     let mailboxForLog: string | null = null;
@@ -87,13 +100,14 @@ export class GraphService {
       route = this.route(req);
       const mb = route.mailboxKey ? this.mailbox(route.mailboxKey) : undefined;
       mailboxForLog = mb ? mb.user.userPrincipalName.toLowerCase() : (route.mailboxKey?.toLowerCase() ?? null);
-      if (!authorized && !req.viaBatch) {
-        response = errorResponse(401, 'InvalidAuthenticationToken', 'Access token is empty.', now, requestId);
+      if (authFailure) {
+        response = authFailure;
       } else {
         response = (await this.faults(req, mailboxForLog, now, requestId, route.handle)) ?? { status: 500, headers: {} };
       }
     } catch (err) {
-      response = this.errorFrom(err, now, requestId);
+      // An unauthenticated caller learns nothing about the URL.
+      response = authFailure ?? this.errorFrom(err, now, requestId);
     }
     response.headers['request-id'] = requestId;
     response.headers['client-request-id'] = req.headers['client-request-id'] ?? requestId;
@@ -103,12 +117,47 @@ export class GraphService {
       method: req.method.toUpperCase(),
       kind: route?.kind ?? 'unknown',
       status: response.status,
-      authorized: authorized || req.viaBatch,
+      authorized,
       token: tokenFingerprint(req.headers['authorization']),
       viaBatch: req.viaBatch,
       path: req.path + (req.query ? `?${req.query}` : ''),
     });
     return response;
+  }
+
+  /** Tokens issued by the identity routes, with their expiry on the simulator clock and the scope asked for. */
+  readonly issuedTokens = new Map<string, { expiresAt: number; scope: string }>();
+
+  recordIssuedToken(token: string, scope: string): void {
+    this.issuedTokens.set(token, { expiresAt: this.clock.now().getTime() + this.knobs.tokenLifetimeSeconds * 1000, scope });
+  }
+
+  /**
+   * null when the Authorization header carries a token this simulator accepts, else the 401 Graph answers
+   * (`InvalidAuthenticationToken` in the §9.4 error shape, with Graph's `WWW-Authenticate` challenge).
+   */
+  authenticate(authorization: string | undefined, now: Date, requestId: string): SimResponse | null {
+    const refuse = (message: string): SimResponse => {
+      const r = errorResponse(401, 'InvalidAuthenticationToken', message, now, requestId);
+      r.headers['WWW-Authenticate'] = 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"';
+      return r;
+    };
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+    if (!token) return refuse('Access token is empty.');
+    const issued = this.issuedTokens.get(token);
+    if (issued) {
+      if (issued.expiresAt <= now.getTime()) return refuse('Lifetime validation failed, the token is expired.');
+      // The audience is the resource of the `.default` scope the token was asked for: this simulator's origin (what
+      // the SDK's base URL makes the adapter ask for) or Graph's application id.
+      const origin = new URL(this.base()).origin;
+      const audiences = issued.scope.split(' ').map((s) => s.replace(/\/?\.default$/i, '').replace(/\/+$/, '').toLowerCase());
+      if (!audiences.some((a) => a === origin.toLowerCase() || a === GRAPH_APP_ID)) return refuse('Access token validation failure. Invalid audience.');
+      return null;
+    }
+    // Identity-route tokens this simulator did not issue (e.g. the Dataverse simulator's) are never valid here.
+    if (token.startsWith('simtok.')) return refuse('Access token validation failure.');
+    if (!this.knobs.acceptAnyBearer) return refuse(token.includes('.') ? 'Access token validation failure.' : 'IDX14100: JWT is not well formed, there are no dots (.).');
+    return null;
   }
 
   errorFrom(err: unknown, now: Date, requestId: string): SimResponse {
@@ -148,17 +197,20 @@ export class GraphService {
       }
       if (k.serverErrorNext > 0) {
         k.serverErrorNext -= 1;
-        const status = k.serverErrorStatus;
-        const r = errorResponse(status, status === 503 ? 'ServiceUnavailable' : 'GatewayTimeout', status === 503 ? 'The service is temporarily unavailable.' : 'The gateway timed out.', now, requestId);
-        if (k.serverErrorRetryAfter !== null) r.headers['Retry-After'] = String(k.serverErrorRetryAfter);
-        return r;
+        return serverError(k.serverErrorStatus, k.serverErrorRetryAfter, now, requestId);
       }
       if (k.latencyMs > 0) await sleep(k.latencyMs);
       if (req.method.toUpperCase() === 'PATCH' && k.conflictNextPatch > 0) {
         k.conflictNextPatch -= 1;
         return errorResponse(412, 'ErrorIrresolvableConflict', CONFLICT_MESSAGE, now, requestId);
       }
-      return handle();
+      const response = handle();
+      // §9.2: a 503/504 that arrives after the server acted; the write stands, its answer is lost.
+      if (k.failAfterCommitNext > 0 && WRITE_METHODS.has(req.method.toUpperCase()) && response.status < 400) {
+        k.failAfterCommitNext -= 1;
+        return serverError(k.failAfterCommitStatus, k.serverErrorRetryAfter, now, requestId);
+      }
+      return response;
     } finally {
       this.inFlight.set(key, (this.inFlight.get(key) ?? 1) - 1);
     }

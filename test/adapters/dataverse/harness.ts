@@ -1,6 +1,6 @@
 // The Dataverse connector wired to a fresh Dataverse simulator through the real auth path (msal-node client
 // credentials against the simulator's identity routes) and a recording fetch that can also lose a response.
-import { DataverseCrmConnector, msalTokenProvider } from '../../../src/adapters/dataverse';
+import { DataverseCrmConnector, dataverseTokenProvider } from '../../../src/adapters/dataverse';
 import type { DataverseConnectorOptions } from '../../../src/adapters/dataverse';
 import { trustedFetch, type Fetch } from '../../../src/adapters/http/trusted-fetch';
 import type { CrmParty, ItemKind, JsonObject } from '../../../src/core/model';
@@ -61,20 +61,18 @@ export async function startHarness(
     }
     return response;
   };
-  const identity = control.identity();
   const sleeps: number[] = [];
   // Throttling waits advance a fake clock instead of the test's time, so they can be counted exactly.
   let clock = Date.now();
   const pageSize = options.pageSize ?? 2;
   const connector = new DataverseCrmConnector({
     environmentUrl: simulator.baseUrl,
-    getToken: msalTokenProvider({
+    getToken: dataverseTokenProvider({
+      authorityHost: simulator.baseUrl,
       tenantId: 'contoso',
       clientId: '11111111-1111-4111-8111-111111111111',
-      clientSecret: 'secret',
+      credential: { secret: 'secret' },
       environmentUrl: simulator.baseUrl,
-      authority: identity.authority('contoso'),
-      knownAuthorities: [identity.knownAuthority],
       extraCaPem: simulator.caCert ?? undefined,
     }),
     fetch: recording,

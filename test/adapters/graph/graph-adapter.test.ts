@@ -257,6 +257,52 @@ describe('Graph adapter on the simulator', () => {
       expect(h.sim.requestLog.count({ mailbox: h.mailbox, method: 'PATCH', status: 412 })).toBe(1);
     });
 
+    describe('conditional updates (If-Match, graph-behaviour.md §8)', () => {
+      /** A source whose fetch records the If-Match header of every PATCH. */
+      const recordingIfMatch = () => {
+        const base = trustedFetch(h.sim.caCert);
+        const sent: (string | null)[] = [];
+        const source = h.makeSource({
+          fetch: (async (input: Parameters<Fetch>[0], init?: Parameters<Fetch>[1]) => {
+            if (init?.method === 'PATCH') sent.push(new Headers(init.headers as ConstructorParameters<typeof Headers>[0]).get('if-match'));
+            return base(input, init);
+          }) as Fetch,
+        });
+        return { source, sent };
+      };
+
+      it('sends the caller\'s version as If-Match: W/"<changeKey>", for a contact and for a To Do task', async () => {
+        const { source, sent } = recordingIfMatch();
+        const [id] = await seedContacts(1);
+        const ref = contactRef(id ?? '');
+        const read = (await source.getItems(h.mailbox, [ref])).get(id ?? '');
+        await source.updateItem(h.mailbox, ref, { data: { jobTitle: 'CEO' } }, null, read?.changeKey);
+        const list = h.world.todoListId;
+        const taskId = await h.world.create('task', list, { title: 'Plan' });
+        const task = (await source.getItems(h.mailbox, [{ kind: 'task', id: taskId, container: list }])).get(taskId);
+        await source.updateItem(h.mailbox, { kind: 'task', id: taskId, container: list }, { data: { title: 'Plan A' } }, null, task?.changeKey);
+        // Without a version a field write is unconditional.
+        await source.updateItem(h.mailbox, ref, { data: { jobTitle: 'CTO' } }, null);
+        expect(sent).toEqual([`W/"${read?.changeKey}"`, `W/"${task?.changeKey}"`, null]);
+        expect(read?.data['@odata.etag']).toBe(sent[0]);
+        expect(task?.data['@odata.etag']).toBe(sent[1]);
+      });
+
+      it('refuses without a PATCH when its own upkeep read already shows a newer version', async () => {
+        const { source, sent } = recordingIfMatch();
+        const [id] = await seedContacts(1);
+        const ref = contactRef(id ?? '');
+        const read = (await source.getItems(h.mailbox, [ref])).get(id ?? '');
+        await h.world.edit(ref, { jobTitle: 'Edited by the user' });
+        // Even with Outlook ignoring If-Match (UNCONFIRMED, §8), this write does not go out.
+        h.sim.knobs.enforceIfMatch = false;
+        const upkeep = { marker: true, category: true, crmId: 'x', categoryName: h.categoryName };
+        await expect(source.updateItem(h.mailbox, ref, { data: { jobTitle: 'CEO' } }, upkeep, read?.changeKey)).rejects.toBeInstanceOf(ConcurrencyError);
+        expect(sent).toEqual([]);
+        expect((await source.getItems(h.mailbox, [ref])).get(id ?? '')?.data.jobTitle).toBe('Edited by the user');
+      });
+    });
+
     it('a missing item on update → ItemRejectedError with a reason code', async () => {
       const error = await h.source.updateItem(h.mailbox, contactRef('AAMkdoesnotexist'), { data: { jobTitle: 'x' } }, null).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ItemRejectedError);

@@ -133,6 +133,12 @@ class OutlookWebUser {
     const todoListId = this.sim.control.folders(this.mailbox).tasks;
     return {
       todoListId,
+      createTodoList: async (displayName) => {
+        const created = await this.call('POST', '/todo/lists', { displayName });
+        const id = created.json.id;
+        if (typeof id !== 'string') throw new Error('list create returned no id');
+        return id;
+      },
       create: async (kind, container, data) => {
         if (kind === 'email') {
           const { singleValueExtendedProperties, isDraft, ...props } = data;

@@ -88,6 +88,8 @@ export class Writes {
 }
 
 export class CountingMailboxSource implements MailboxSource {
+  /** Runs once, right before the next updateItem reaches the mailbox: a user's edit racing our write. */
+  beforeNextUpdate: ((ref: ItemRef) => void) | null = null;
   constructor(private readonly inner: MailboxSource, private readonly writes: Writes) {}
   async listStreams(mailbox: string): Promise<StreamRef[]> {
     this.writes.check();
@@ -111,12 +113,25 @@ export class CountingMailboxSource implements MailboxSource {
     this.writes.written('outlook.create');
     return item;
   }
-  async updateItem(mailbox: string, ref: ItemRef, write: OutlookWrite | null, tracking: (TrackingUpkeep & { categoryName: string }) | null): Promise<OutlookItem> {
+  async updateItem(
+    mailbox: string,
+    ref: ItemRef,
+    write: OutlookWrite | null,
+    tracking: (TrackingUpkeep & { categoryName: string }) | null,
+    ifMatch?: string | null,
+  ): Promise<OutlookItem> {
     this.writes.check();
-    const item = await this.inner.updateItem(mailbox, ref, write, tracking);
+    const race = this.beforeNextUpdate;
+    this.beforeNextUpdate = null;
+    race?.(ref);
+    this.updateCalls.push({ ref, fields: write !== null, ifMatch: ifMatch ?? null });
+    const item = await this.inner.updateItem(mailbox, ref, write, tracking, ifMatch);
     this.writes.written('outlook.update');
     return item;
   }
+  /** Every updateItem call, in order: whether it wrote fields, and the If-Match it carried. */
+  readonly updateCalls: { ref: ItemRef; fields: boolean; ifMatch: string | null }[] = [];
+
   async deleteItem(mailbox: string, ref: ItemRef): Promise<void> {
     this.writes.check();
     await this.inner.deleteItem(mailbox, ref);
@@ -287,6 +302,8 @@ export function mailboxSettings(overrides: Partial<MailboxSettings> = {}): Mailb
 export class World {
   readonly clock = new ManualClock();
   readonly outlook = new MemoryMailboxSource({ productGuid: DEFAULT_PRODUCT_GUID, categoryName: CATEGORY, pageSize: 3, now: () => this.clock.iso() });
+  /** The decorated mailbox of the latest `deps()` (its race hook and call log). */
+  mailboxSource: CountingMailboxSource;
   readonly crm = new InMemoryCrmConnector({ pageSize: 3, now: () => this.clock.now() });
   readonly store = new MemoryStateStore();
   readonly logger = new RecordingLogger();
@@ -300,6 +317,7 @@ export class World {
   constructor() {
     this.user = this.crm.addUser({ address: MAILBOX });
     this.faultyStore = new FaultyStore(this.store, this.writes);
+    this.mailboxSource = new CountingMailboxSource(this.outlook, this.writes);
   }
 
   /** A fresh worker process over the same services; `crashAfter` kills it right after that many writes. */
@@ -307,8 +325,9 @@ export class World {
     this.generation += 1;
     this.writes = new Writes(crashAfter);
     this.faultyStore = new FaultyStore(this.store, this.writes);
+    this.mailboxSource = new CountingMailboxSource(this.outlook, this.writes);
     return {
-      mailboxSource: new CountingMailboxSource(this.outlook, this.writes),
+      mailboxSource: this.mailboxSource,
       crm: new CountingCrm(this.crm, this.writes),
       store: this.faultyStore,
       clock: this.clock,

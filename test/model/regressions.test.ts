@@ -1,0 +1,167 @@
+// Every counterexample the model-based suite (worker.model.test.ts) found, written out as the exact command sequence
+// it shrank to. Two groups:
+// - `it.failing`: a product bug, still open. The body asserts the right behaviour, with the model steering around
+//   nothing (AVOID_NOTHING); it fails today with the bug's own message. `expectOpenBug` makes the test report a
+//   problem both when the bug is fixed (remove `.failing`) and when the sequence breaks for another reason.
+// - `it`: a counterexample that was a mistake of the model or of a command's precondition; kept so it stays fixed.
+import {
+  CreateInCrm,
+  CreateInOutlook,
+  Cycle,
+  DeleteInCrm,
+  DeleteInOutlook,
+  EditOutlook,
+  EvictGraphCursors,
+  ExpireCrmCursors,
+  MoveMessage,
+  MoveTask,
+  Reassign,
+  Reconcile,
+  SkewClock,
+  Untrack,
+  runSequence,
+  type ModelCommand,
+} from './support/commands';
+import { AVOID_NOTHING } from './support/reference';
+
+/** Runs a sequence that hits an open bug: rethrows only the bug's own failure, so `it.failing` passes only for it. */
+async function expectOpenBug(commands: readonly ModelCommand[], signature: RegExp): Promise<void> {
+  try {
+    await runSequence(commands, { avoid: AVOID_NOTHING });
+  } catch (error) {
+    if (error instanceof Error && signature.test(error.message)) throw error;
+    // Any other failure returns normally, which makes `it.failing` fail and shows the sequence needs a look.
+    console.error(`regression sequence failed for another reason: ${String(error)}`);
+    return;
+  }
+  // No failure: the bug is fixed — `it.failing` now fails; turn the test into a plain `it`.
+}
+
+describe('open product bugs found by the model-based suite', () => {
+  // BUG src/adapters/tables/rows.ts:80 (`changeColumns`): a recorded change is due at `record.at`, the source system's
+  // timestamp (CRM modifiedon / Graph lastModifiedDateTime). With the CRM clock 1 s ahead of the worker's, the record
+  // created just before the cycle is collected but not due, and waits a whole cycle; a clock hours ahead delays every
+  // change by hours. The same for Outlook edits (second test). Fix: due at the time the change was recorded (the
+  // worker's clock), e.g. `ChangeRecord.dueAt = nowIso(ctx)` set by collect/reconcile and used by changeColumns.
+  it.failing('a CRM create stamped ahead of the worker clock waits a cycle (skew, rows.ts nextAttemptAt)', async () => {
+    await expectOpenBug(
+      [new SkewClock('crm', 2), new CreateInCrm('contact', [0, 0]), new Cycle()],
+      /cycle 1: contact l1@model\.example \(crm\) went .*"link":"none".*expected .*"link":"linked"/,
+    );
+  });
+
+  it.failing('an Outlook edit stamped 0.5 s ahead of the worker clock waits a cycle (skew, rows.ts nextAttemptAt)', async () => {
+    await expectOpenBug(
+      [new CreateInCrm('contact', [0, 0]), new SkewClock('outlook', 1), new Cycle(), new EditOutlook(0, 0, 1), new Cycle()],
+      /cycle 2: l1@model\.example\.givenName is Outlook=Bo CRM=Ada, expected Bo/,
+    );
+  });
+
+  // BUG (resurrection after a crash) src/app/execute.ts executePlan + src/app/hydrate.ts findOutlookItemsOfNewCrmRecords
+  // + src/core/planner.ts planUnmapped (`createInOutlook`): cycle 1 dies right after `crm.create` for a tracked Outlook
+  // contact (10th write), before the CrmId stamp and the mapping commit. The user then deletes the Outlook contact.
+  // Cycle 2 reads the new CRM record from the feed as an unmapped in-scope record, finds no stamped Outlook item, and
+  // creates the deleted contact in Outlook again. Fix: make the link durable before the create — commit a mapping row
+  // (state `linked`, outlookId, crmId = the id the idempotency key determines, or a `pendingCreate` marker keyed by the
+  // idempotency key) in the same unit as the change row *before* calling crm.create, so the feed finds the pair; or
+  // stamp the Outlook origin on the CRM record and plan an unmapped record with an Outlook origin as "Outlook deleted".
+  it.failing('crash after the CRM create, then the Outlook contact is deleted: the worker re-creates it in Outlook', async () => {
+    await expectOpenBug(
+      [new CreateInOutlook('contact', true, [0, 0]), new Cycle(10), new DeleteInOutlook(0, false), new Reconcile()],
+      /l1@model\.example was deleted in Outlook and is back/,
+    );
+  });
+
+  // BUG src/core/planner.ts syncPair (mappingAction: KEEP when the baseline is unchanged) with src/app/execute.ts
+  // nextMapping (returns null for KEEP): a To Do task moved to another list gets a new id (graph-behaviour.md §1.4);
+  // hydrate follows it (`matched.move`) and the pair is in sync, so the plan keeps the mapping — with the old task id.
+  // Every reconciliation then records the old id as removed, every cycle re-follows the move: the mapping never
+  // converges and the Outlook-id index points at a deleted task. Fix: in nextMapping (or commitResult), put the mapping
+  // whenever the executed Outlook item's id differs from `slot.mapping.outlookId` (outlookId, outlookVersion updated).
+  it.failing('a To Do task moved to another list: the mapping keeps the old task id', async () => {
+    await expectOpenBug(
+      [new CreateInCrm('task', [0, 0]), new Cycle(), new MoveTask(0), new Cycle()],
+      /cycle 2: mapping of tag-1 pairs .* the items are/,
+    );
+  });
+
+  // BUG src/app/reconcile.ts crmFindings: a mapped record out of the user's scope is recorded as an `outOfScope`
+  // change at every verification, although the planner's decision for a pair the user tracked from Outlook is "keep"
+  // (DESIGN.md §6) and changes nothing. Each cycle re-hydrates and re-plans every such pair, and the change row never
+  // goes away (no service writes, but the work and the row are permanent). Fix: record outOfScope only when the
+  // record changed since the mapping last saw it (`record.version !== mapping.crmVersion`), and let the planner put
+  // the mapping with the new crmVersion on `crm-out-of-scope-tracked-in-outlook`.
+  it.failing('a contact reassigned in the CRM but tracked from Outlook is re-recorded by every reconciliation', async () => {
+    await expectOpenBug(
+      [new CreateInOutlook('contact', true, [0, 0]), new Cycle(), new Reassign(0), new ExpireCrmCursors()],
+      /change rows left after settling: \[\{"key":"map:map-\d+","reason":null/,
+    );
+  });
+
+  // BUG src/app/reconcile.ts outlookFindings: `untracked = !marker && !category`, while the planner's isStillTracked
+  // (src/core/rules.ts) calls a linked item untracked when *either* is gone. A user who removes the category leaves the
+  // marker property (only the worker clears it), so reconciliation never sees the untrack. It matters when the delta
+  // does not report the change: here the message was moved out of the Inbox (immutable id, no stream reads the
+  // folder), so the pair stays linked forever. Fix: `const untracked = !isStillTracked(item)` (export it through
+  // src/app/core-api.ts).
+  it.failing('an untracked message moved out of the Inbox is never unlinked (reconcile tests marker AND category)', async () => {
+    await expectOpenBug(
+      [new CreateInOutlook('email', true, [0, 0]), new Cycle(), new MoveMessage(0), new Untrack(0), new CreateInCrm('contact', [0, 0])],
+      /reconciliation never found: <tag-1@model\.example>/,
+    );
+  });
+
+  // BUG src/core/planner.ts planLinked, case 'outOfView' with crm gone → crmDeleted(p, row, null): the Outlook item is
+  // passed as null, so the e-mail row ("CRM deleted → unlink", DESIGN.md §6) removes the mapping without clearing the
+  // category and marker: the message still shows "Tracked to CRM" but is linked to nothing (and if moved back to the
+  // Inbox it would be created in the CRM again). Fix: let OutlookSide `outOfView` carry the hydrated item
+  // (src/core/plan.ts, src/app/hydrate.ts outlookSideOf) and pass it to crmDeleted.
+  it.failing('a CRM e-mail deleted while its message is out of view: unlinked, but the message stays tracked', async () => {
+    await expectOpenBug(
+      [new CreateInOutlook('email', true, [0, 0]), new Reconcile(), new DeleteInCrm(0), new MoveMessage(0), new Cycle()],
+      /cycle 2: email <tag-1@model\.example> \(outlook\) went .* → \{"o":"live","tracked":true,"c":"gone","link":"none"\}, expected \{"o":"live","tracked":false/,
+    );
+  });
+
+  // BUG src/app/apply.ts commitResult: when the unit after the writes fails (here a ConcurrencyError: the mapping was
+  // already removed), the failure is only tallied (`commit-failed`); the change row keeps reason null, attempts 0 —
+  // against "every failure has its change row with a reason code" (sync-lessons.md §5.4 invariant 5). How it got there
+  // is a second finding: the CRM deleted the task and the user moved it to another list (new id) before the cycle, so
+  // the pair had two rows (map: for the old id, o: for the new one, matched by the stamp); both planned "delete in
+  // Outlook", both waited for the delete guard, and the guard ran both plans as planned (2 outlook.delete for one
+  // item, counted twice against the budget). Fix: on a failed unit, commit `{ putChange: failedRow(row, {reason:
+  // 'commit-failed'}) }`; and in runDeleteGuard re-read the mapping of each item (or dedupe by mapId) before running it.
+  it.failing('a commit that fails after the writes leaves its change row without a reason (double delete via a task move)', async () => {
+    await expectOpenBug(
+      [new CreateInCrm('task', [0, 0]), new Cycle(), new DeleteInCrm(0), new MoveTask(0), new CreateInCrm('contact', [0, 0]), new EvictGraphCursors()],
+      /failure commit-failed of map:map-\d+ has no change row with a reason/,
+    );
+  });
+});
+
+describe('counterexamples that were mistakes of the model (kept fixed)', () => {
+  // The model expected a tracked contact created in Outlook and never seen by a cycle, then deleted with its removal
+  // dropped, to be "found" by reconciliation; there is nothing to find (no mapping). Fixed in the model.
+  it('a never-synced Outlook item deleted with a dropped removal needs nothing', async () => {
+    await runSequence([new CreateInOutlook('contact', false, [0, 0]), new DeleteInOutlook(0, true), new Cycle(1)]);
+  });
+
+  // After a crashed cycle unlinked the contact, its dropped deletion concerns a detached row, which reconciliation does
+  // not verify (only linked pairs). The model demanded it be found. Fixed in the model.
+  it('an unlinked contact deleted with a dropped removal after a crash', async () => {
+    await runSequence([new CreateInCrm('contact', [0, 0]), new Cycle(), new Untrack(0), new Cycle(11), new DeleteInOutlook(0, true)]);
+  });
+
+  // CRM deletions are stamped with the CRM's clock when the feed is read; the model first compared only the records'
+  // modifiedon with the worker's clock. (The deferral itself is the open skew bug above.)
+  it('a CRM delete under a CRM clock ahead of the worker, with an Outlook edit pending', async () => {
+    await runSequence([new CreateInCrm('contact', [0, 0]), new Reconcile(), new SkewClock('crm', 1), new DeleteInCrm(0), new EditOutlook(0, 0, 0)]);
+  });
+
+  // A message moved out of the Inbox before any cycle saw it is out of every stream's view and is never tracked;
+  // MoveMessage now only moves messages the worker linked. The sequence is kept with the message moved after linking.
+  it('a tracked message moved out of the Inbox after it was linked stays linked, nothing is written', async () => {
+    const runner = await runSequence([new CreateInOutlook('email', true, [0, 0]), new Cycle(), new MoveMessage(0), new Cycle(1)]);
+    expect(runner.model.items[0]).toMatchObject({ link: 'linked', o: 'live', c: 'live', tracked: true });
+  });
+});

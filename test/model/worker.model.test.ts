@@ -1,0 +1,58 @@
+// Model-based test of the whole worker (issue 7, sync-lessons.md §5.4): random sequences of user edits on both sides,
+// service faults, crashes and cycles, run against the real cycle on the in-memory adapters and a reference model.
+// Invariants are checked after every cycle; convergence, the merge oracle and quiescence at the end.
+//
+// Profiles: the fast one runs in `npm test`; `MODEL_RUNS=long` runs many more and longer sequences.
+// Replay a failure with the seed and path fast-check prints: `MODEL_SEED=<seed> MODEL_PATH=<path> npx jest test/model`.
+import fc from 'fast-check';
+import { commandArbitraries, type ModelCommand } from './support/commands';
+import { Runner } from './support/harness';
+
+const long = process.env.MODEL_RUNS === 'long';
+const numRuns = Number(process.env.MODEL_NUM_RUNS ?? (long ? 1_000 : 30));
+const maxCommands = long ? 60 : 25;
+const seed = process.env.MODEL_SEED === undefined ? undefined : Number(process.env.MODEL_SEED);
+const path = process.env.MODEL_PATH;
+
+const executed = { commands: 0, cycles: 0 };
+
+async function runCommands(commands: Iterable<ModelCommand>): Promise<void> {
+  const runner = new Runner();
+  try {
+    await fc.asyncModelRun(() => ({ model: runner.model, real: runner }), commands);
+    await runner.settle();
+    executed.commands += runner.trace.filter((line) => !line.startsWith(' ')).length;
+    executed.cycles += runner.world.audit.cycle;
+  } catch (error) {
+    // The trace shows what each command did and each cycle's outcome, next to fast-check's seed and path.
+    if (error instanceof Error) error.message += `\ntrace:\n${runner.trace.join('\n')}`;
+    throw error;
+  }
+}
+
+describe('the worker against the reference model', () => {
+  it(
+    `keeps every invariant and converges (${numRuns} runs of ≤ ${maxCommands} commands${long ? ', long profile' : ''})`,
+    async () => {
+      const started = Date.now();
+      let runs = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.commands(commandArbitraries, { maxCommands, size: 'max' }), async (cmds) => {
+          runs += 1;
+          await runCommands(cmds);
+        }),
+        {
+          numRuns,
+          ...(seed !== undefined ? { seed } : {}),
+          ...(path !== undefined ? { path, endOnFailure: true } : {}),
+          // The failure message carries the seed, the path and the shrunk sequence (written as code, for regressions).
+          verbose: fc.VerbosityLevel.Verbose,
+        },
+      );
+      if (long || process.env.MODEL_STATS) {
+        console.log(`model runs: ${runs} (incl. shrinking), passing runs executed ${executed.commands} commands and ${executed.cycles} cycles, ${Math.round((Date.now() - started) / 1000)} s`);
+      }
+    },
+    long ? 4 * 60 * 60_000 : 120_000,
+  );
+});
