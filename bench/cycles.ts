@@ -51,8 +51,14 @@ export async function settle(world: BenchWorld, mailbox: string, maxCycles: numb
   for (let i = 0; i < maxCycles; i++) {
     const summary = await runCycle(world, mailbox, options);
     runs.push(summary);
+    progress(`cycle ${i + 1}: ${count(summary, 'changes.due')} change rows, ${summary.counts['durationMs'] ?? 0} ms`);
     if (summary.outcome === 'failed') throw new Error(`cycle failed while settling: ${JSON.stringify(describeRun(summary))}`);
     if (isQuiet(summary)) return runs;
   }
   throw new Error(`the mailbox did not settle within ${maxCycles} cycles`);
+}
+
+/** Progress for people watching; stderr, so the parent's result channel (stdout) stays clean. */
+export function progress(line: string): void {
+  process.stderr.write(`    ${line}\n`);
 }

@@ -2,7 +2,7 @@
 // 1,000 tracked; all contacts, events and tasks tracked), run with the production cycle options (at most 500 change
 // rows applied per cycle) until a cycle is quiet. Scaled to 10% by default; BENCH_FULL=1 runs the full size.
 import { performance } from 'node:perf_hooks';
-import { count, describeRun, isQuiet, runCycle, writesOf } from './cycles';
+import { count, describeRun, isQuiet, progress, runCycle, writesOf } from './cycles';
 import { GRAPH_PAGE_SIZE, startWorld } from './env';
 import type { BenchFigure, BenchResult } from './figures';
 import { graphBudgetUnits, measure, type RequestCounts } from './measure';
@@ -43,6 +43,7 @@ export async function benchFirstSync(): Promise<BenchResult> {
         const summary = await runCycle(world, MAILBOX);
         perCycleMs.push(Math.round(performance.now() - t));
         runs.push(summary);
+        progress(`cycle ${i + 1}: ${count(summary, 'changes.due')} change rows, ${perCycleMs[perCycleMs.length - 1] ?? 0} ms`);
         if (summary.outcome === 'failed') throw new Error(`first sync cycle failed: ${JSON.stringify(describeRun(summary))}`);
         if (isQuiet(summary)) return;
       }

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { benchCore } from './core';
 import { formatTable, type BenchFigure, type BenchResult } from './figures';
 import { benchFirstSync, firstSyncScale } from './first-sync';
-import { benchIncremental } from './incremental';
+import { benchIncremental, incrementalItems } from './incremental';
 import { benchManyMailboxes } from './many-mailboxes';
 
 export type { BenchFigure, BenchResult } from './figures';
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     settings: {
       full: process.env.BENCH_FULL === '1',
       firstSyncScale: firstSyncScale(),
-      incrementalItems: Number(process.env.BENCH_INCREMENTAL_ITEMS ?? 10_000),
+      incrementalItems: incrementalItems(),
       mailboxes: Number(process.env.BENCH_MAILBOXES ?? 200),
       workers: Number(process.env.BENCH_WORKERS ?? 4),
       only: process.env.BENCH_ONLY ?? null,

@@ -13,7 +13,7 @@ import { StorageWorkQueue, type QueueConnection } from './adapters/queue/work-qu
 import { TableStateStore } from './adapters/tables/state-store';
 import type { StorageConnection } from './adapters/tables/connection';
 import type { CycleDeps, CycleOptions } from './app/deps';
-import { ConfigError, loadConfigOrThrow, mailboxSettings, type Config, type Env } from './config';
+import { ConfigError, loadConfigOrThrow, mailboxSettings, type AppRegistration, type Config, type Env } from './config';
 import { DEFAULT_AUTHORITY_HOST } from './config/settings';
 import type { MailboxSettings } from './core/model';
 import type { Clock } from './ports/clock';

@@ -14,17 +14,30 @@ export const crmCursorKey = (kind: ItemKind): string => `crm:${kind}`;
 /** Set while a full re-read after a cursor eviction is under way; holds the sweep's epoch. */
 export const sweepKey = (streamId: string): string => `sweep:${streamId}`;
 
+/**
+ * The calendarView window the calendar stream's delta rounds read, as JSON `{start, end}`. The window is fixed by a
+ * round's initial request and travels with its delta link (graph-behaviour.md §2.2), so it is stored beside the cursor
+ * to know when it has to move.
+ */
+export const windowKey = (streamId: string): string => `window:${streamId}`;
+/** Cycles since the last periodic marker sweep (MailboxSource.findMarkedIds), one counter per mailbox. */
+export const MARKER_SWEEP_KEY = 'markers:cycles';
+
 export const outlookChangeKey = (kind: ItemKind, outlookId: string): string => `o:${kind}:${outlookId}`;
 export const crmChangeKey = (kind: ItemKind, crmId: string): string => `c:${kind}:${crmId}`;
 export const mappedChangeKey = (mapId: string): string => `map:${mapId}`;
 
 export async function collectOutlook(ctx: RunContext): Promise<void> {
   const kinds = new Set(enabledKinds(ctx.settings));
+  const markerRound = await markerRoundDue(ctx);
   for (const stream of ctx.streams) {
     if (!kinds.has(stream.kind)) continue;
     await ctx.lease.keepAlive();
     try {
-      await collectStream(ctx, stream);
+      const { fullRound } = await collectStream(ctx, stream);
+      // A full round's payloads carry no extended properties either (graph-behaviour.md §3.4): after one, the items
+      // marked only by an add-in are looked up at once, not at the next periodic round.
+      if (markerRound || fullRound) await sweepMarkers(ctx, stream);
     } catch (error) {
       rethrowIfFatal(error);
       const classified = classifyError(error);
@@ -52,11 +65,22 @@ function rethrowIfFatal(error: unknown): void {
   if (error instanceof AuthError || error instanceof InvariantError || error instanceof LeaseLostError) throw error;
 }
 
-async function collectStream(ctx: RunContext, stream: StreamRef): Promise<void> {
+/** `fullRound`: the stream was read from the start (first round, after an eviction, or with a new calendar window). */
+async function collectStream(ctx: RunContext, stream: StreamRef): Promise<{ fullRound: boolean }> {
   const { store } = ctx.deps;
   const storedSweep = await store.getCursor(ctx.mailbox, sweepKey(stream.id));
   let sweepEpoch = storedSweep === null ? null : Number(storedSweep);
-  const cursor = await store.getCursor(ctx.mailbox, stream.id);
+  let cursor = await store.getCursor(ctx.mailbox, stream.id);
+  if (cursor !== null && sweepEpoch === null && stream.kind === 'appointment' && (await windowOutdated(ctx, stream))) {
+    // graph-behaviour.md §2.2: a delta link keeps the window of its first round, so new meetings beyond that window's
+    // end would never be reported. A fresh round under a sweep epoch moves it; events that left the window are then
+    // unvisited candidates, read directly, and found only out of view (DESIGN.md §6, last row): nothing is deleted.
+    ctx.tally.add('streams.newWindow');
+    ctx.deps.logger.info('calendar window moved; full re-read', { stream: stream.id });
+    sweepEpoch = await startFullRound(ctx, stream);
+    cursor = null;
+  }
+  let fullRound = cursor === null;
   try {
     await readStreamRound(ctx, stream, cursor, sweepEpoch);
   } catch (error) {
@@ -64,15 +88,52 @@ async function collectStream(ctx: RunContext, stream: StreamRef): Promise<void> 
     // graph-behaviour.md §1.6: drop the link, re-read in full, and mark-and-sweep what the full listing does not show.
     ctx.tally.add('streams.resync');
     ctx.deps.logger.warn('delta cursor evicted; full re-read', { stream: stream.id });
-    sweepEpoch = ctx.deps.clock.now().getTime();
-    // The sweep marker goes first: a crash after it re-reads and sweeps again, never skips the sweep.
-    await store.setCursor(ctx.mailbox, sweepKey(stream.id), String(sweepEpoch));
-    await store.setCursor(ctx.mailbox, stream.id, null);
+    sweepEpoch = await startFullRound(ctx, stream);
+    fullRound = true;
     await readStreamRound(ctx, stream, null, sweepEpoch);
   }
-  if (sweepEpoch !== null) {
-    await sweepUnvisited(ctx, stream, sweepEpoch);
-    await store.setCursor(ctx.mailbox, sweepKey(stream.id), null);
+  if (sweepEpoch !== null) await finishSweep(ctx, stream, sweepEpoch);
+  return { fullRound };
+}
+
+/** Drop the stream's cursor and open a sweep epoch for the full re-read that follows. */
+async function startFullRound(ctx: RunContext, stream: StreamRef): Promise<number> {
+  const { store } = ctx.deps;
+  const epoch = ctx.deps.clock.now().getTime();
+  // The sweep marker goes first: a crash after it re-reads and sweeps again, never skips the sweep.
+  await store.setCursor(ctx.mailbox, sweepKey(stream.id), String(epoch));
+  await store.setCursor(ctx.mailbox, stream.id, null);
+  return epoch;
+}
+
+async function finishSweep(ctx: RunContext, stream: StreamRef, epoch: number): Promise<void> {
+  await sweepUnvisited(ctx, stream, epoch);
+  await ctx.deps.store.setCursor(ctx.mailbox, sweepKey(stream.id), null);
+}
+
+/**
+ * Whether the stored window no longer covers from `pastDays` ago to half of `futureDays` ahead: it is moved once half
+ * its future has passed (or the settings widened it). A cursor without a stored window (state written before windows
+ * were stored) is treated as outdated: one full round stores it.
+ */
+async function windowOutdated(ctx: RunContext, stream: StreamRef): Promise<boolean> {
+  const stored = parseWindow(await ctx.deps.store.getCursor(ctx.mailbox, windowKey(stream.id)));
+  if (!stored) return true;
+  const now = ctx.startedAt.getTime();
+  const { pastDays, futureDays } = ctx.settings.calendarWindow;
+  return Date.parse(stored.start) > now - pastDays * DAY_MS || Date.parse(stored.end) < now + (futureDays * DAY_MS) / 2;
+}
+
+function parseWindow(text: string | null): { start: string; end: string } | null {
+  if (text === null) return null;
+  try {
+    const value: unknown = JSON.parse(text);
+    if (value === null || typeof value !== 'object') return null;
+    const { start, end } = value as Record<string, unknown>;
+    if (typeof start !== 'string' || typeof end !== 'string' || Number.isNaN(Date.parse(start)) || Number.isNaN(Date.parse(end))) return null;
+    return { start, end };
+  } catch {
+    return null;
   }
 }
 
@@ -86,6 +147,8 @@ async function readStreamRound(
   let pages = 0;
   let entries = 0;
   const window = cursor === null && stream.kind === 'appointment' ? calendarWindow(ctx) : undefined;
+  // Stored before the round starts: its nextLinks and its deltaLink all read this window.
+  if (window) await store.setCursor(ctx.mailbox, windowKey(stream.id), JSON.stringify(window));
   const onPage = async (page: DeltaPage): Promise<void> => {
     await ctx.lease.keepAlive();
     pages += 1;
@@ -125,13 +188,48 @@ async function readStreamRound(
   ctx.tally.add('delta.entries', entries);
 }
 
+const DAY_MS = 24 * 60 * 60_000;
+
 function calendarWindow(ctx: RunContext): { start: string; end: string } {
-  const day = 24 * 60 * 60_000;
   const now = ctx.startedAt.getTime();
   return {
-    start: new Date(now - ctx.settings.calendarWindow.pastDays * day).toISOString(),
-    end: new Date(now + ctx.settings.calendarWindow.futureDays * day).toISOString(),
+    start: new Date(now - ctx.settings.calendarWindow.pastDays * DAY_MS).toISOString(),
+    end: new Date(now + ctx.settings.calendarWindow.futureDays * DAY_MS).toISOString(),
   };
+}
+
+/**
+ * Whether this cycle runs the periodic marker sweep: every `markerSweepEvery` cycles (the first cycle included), when
+ * the adapter can search by marker at all. The counter is advanced here, once per cycle.
+ */
+async function markerRoundDue(ctx: RunContext): Promise<boolean> {
+  const every = ctx.options.markerSweepEvery;
+  if (!ctx.deps.mailboxSource.findMarkedIds || every <= 0) return false;
+  const stored = await ctx.deps.store.getCursor(ctx.mailbox, MARKER_SWEEP_KEY);
+  const since = stored === null ? null : Number(stored);
+  const due = since === null || !Number.isFinite(since) || since + 1 >= every;
+  await ctx.deps.store.setCursor(ctx.mailbox, MARKER_SWEEP_KEY, String(due ? 0 : (since ?? 0) + 1));
+  return due;
+}
+
+/**
+ * Items marked `Tracked` only by an add-in (no category) never show as tracked in a delta payload, which carries no
+ * extended properties (graph-behaviour.md §3.4). The adapter finds them by a filter on the marker; every one not yet
+ * mapped gets an Outlook change, so hydration reads the marker and the planner decides. To Do tasks have no extended
+ * properties. An id that already has a pending row keeps it (and its backoff).
+ */
+async function sweepMarkers(ctx: RunContext, stream: StreamRef): Promise<void> {
+  const { mailboxSource, store } = ctx.deps;
+  if (stream.kind === 'task' || !mailboxSource.findMarkedIds) return;
+  const ids = await mailboxSource.findMarkedIds(ctx.mailbox, stream);
+  const records: ChangeRecord[] = [];
+  for (const id of ids) {
+    if (await store.findMappingByOutlookId(ctx.mailbox, stream.kind, id)) continue;
+    if (await store.getChange(ctx.mailbox, outlookChangeKey(stream.kind, id))) continue;
+    records.push(outlookRecordOf(stream, id, false, null, nowIso(ctx)));
+  }
+  await recordInChunks(ctx, records);
+  ctx.tally.add('markers.found', records.length);
 }
 
 /**
@@ -241,7 +339,13 @@ async function readCrmRound(
     }
     for (const failure of page.failures) {
       ctx.tally.fail(`stream:${key}:${failure.id ?? '?'}`, failure.reason, failure.detail);
-      if (failure.id !== null && seen) seen.add(failure.id);
+      if (failure.id === null) continue;
+      if (seen) seen.add(failure.id);
+      // The cursor moves past this entry: without a row it would be lost for good. Hydration reads the record by id
+      // and, while it stays invalid, backs off on its own row (as a failed delta entry does on the Outlook side).
+      const mapping = await store.findMappingByCrmId(ctx.mailbox, kind, failure.id);
+      const record = crmRecord(ctx, kind, { type: 'upsert', id: failure.id, at: nowIso(ctx) }, mapping);
+      if (record) records.push(record);
     }
     if (records.length > 0) {
       await store.recordChanges(ctx.mailbox, records);
@@ -259,7 +363,12 @@ async function readCrmRound(
  * Mapped records always; unmapped ones only when they may have to be created in Outlook (syncFromCrm). A deletion or a
  * scope exit of a record we never mapped concerns nothing we know (crm-connector.ts `outOfScope`).
  */
-function crmRecord(ctx: RunContext, kind: ItemKind, change: CrmChange, mapping: MappingRow | null): ChangeRecord | null {
+function crmRecord(
+  ctx: RunContext,
+  kind: ItemKind,
+  change: Pick<CrmChange, 'type' | 'id' | 'at'>,
+  mapping: MappingRow | null,
+): ChangeRecord | null {
   if (!mapping && (change.type !== 'upsert' || !ctx.settings.kinds[kind].syncFromCrm)) return null;
   return {
     key: mapping ? mappedChangeKey(mapping.mapId) : crmChangeKey(kind, change.id),

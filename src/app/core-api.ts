@@ -7,6 +7,7 @@ import type { Plan, PlanInput } from '../core/plan';
 import type { RunContext } from './run-context';
 
 export { canonicalJson, fnv1a64 } from '../core/hash';
+export { baselineAfterCreate } from '../core/after-create';
 export { PENDING_CRM_ID };
 
 export function planPair(input: PlanInput): Plan {
@@ -40,4 +41,15 @@ export function fieldsSyncedFrom(ctx: RunContext, kind: ItemKind, side: 'outlook
       .filter((field) => !field.createOnly && directionOf(field) !== ignored)
       .map((field) => field.field),
   );
+}
+
+/**
+ * One-way fields whose value is read on `side` only (an event's organizer from Outlook, a company name from the CRM):
+ * the merge compares that side's value with the baseline, and never writes that side.
+ */
+export function oneWayFieldsFrom(ctx: RunContext, kind: ItemKind, side: 'outlook' | 'crm'): string[] {
+  const direction = side === 'outlook' ? 'outlook-to-crm' : 'crm-to-outlook';
+  return activeFields(fieldMappingOf(ctx, kind), ctx.settings.kinds[kind])
+    .filter((field) => !field.createOnly && directionOf(field) === direction)
+    .map((field) => field.field);
 }

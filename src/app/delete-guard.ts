@@ -3,6 +3,7 @@
 // them runs; their rows stay with reason `delete-held` until an admin confirms (`confirmHeldDeletes`).
 import type { ChangeRow, StateStore } from '../ports/state-store';
 import type { PlannedItem } from './apply';
+import { claimsOf } from './hydrate';
 import type { RunContext } from './run-context';
 
 export const DELETE_HELD = 'delete-held';
@@ -26,17 +27,25 @@ export async function runDeleteGuard(
   run: (item: PlannedItem) => Promise<unknown>,
 ): Promise<void> {
   if (items.length === 0) return;
+  const unique = onePerPair(ctx, items);
   // Deletes an admin confirmed after an earlier cycle held them run now and do not count against this cycle's budget.
-  const confirmed = items.filter((item) => item.slot.row.reason === DELETE_CONFIRMED);
-  const guarded = items.filter((item) => item.slot.row.reason !== DELETE_CONFIRMED);
+  const confirmed = unique.filter((item) => item.slot.row.reason === DELETE_CONFIRMED);
+  const guarded = unique.filter((item) => item.slot.row.reason !== DELETE_CONFIRMED);
   const count = deleteCount(guarded);
   const linked = count > 0 ? await countLinked(ctx) : 0;
   const { maxCount, maxShare } = ctx.settings.deleteGuard;
   const tripped = count > maxCount || count > maxShare * linked;
   ctx.tally.add('deletes.planned', count + deleteCount(confirmed));
-  for (const item of confirmed) await run(item);
+  // The lease is checked before each delete: these loops can outlast it (DESIGN.md §4.1, two writers never run).
+  for (const item of confirmed) {
+    await ctx.lease.keepAlive();
+    await run(item);
+  }
   if (!tripped) {
-    for (const item of guarded) await run(item);
+    for (const item of guarded) {
+      await ctx.lease.keepAlive();
+      await run(item);
+    }
     return;
   }
   ctx.tally.heldDeletes += count;
@@ -46,10 +55,31 @@ export async function runDeleteGuard(
   );
   ctx.deps.logger.warn('delete guard tripped', { mailbox: ctx.mailbox, deletes: count, linked });
   if (ctx.dryRun) return;
+  await ctx.lease.keepAlive();
   await ctx.deps.store.commit(
     ctx.mailbox,
     guarded.map((item) => ({ putChange: heldRow(item.slot.row) })),
   );
+}
+
+/**
+ * One plan per pair: two rows of one pair (apply.ts keeps them apart, this is the guard's own check) would count one
+ * delete twice against the budget and run it twice. The first row of a pair goes ahead; the others stay for a later
+ * cycle, which re-reads the pair.
+ */
+function onePerPair(ctx: RunContext, items: readonly PlannedItem[]): PlannedItem[] {
+  const seen = new Set<string>();
+  const kept: PlannedItem[] = [];
+  for (const item of items) {
+    const claims = claimsOf(item.slot);
+    if (claims.some((claim) => seen.has(claim))) {
+      ctx.tally.add('deletes.duplicatePair');
+      continue;
+    }
+    for (const claim of claims) seen.add(claim);
+    kept.push(item);
+  }
+  return kept;
 }
 
 /** The row stays due, so every cycle re-plans it: a fault that heals (the items come back) releases it by itself. */

@@ -65,6 +65,12 @@ export interface CycleOptions {
   productGuid?: string;
   /** Field mappings after validated admin overrides (`applyMappingOverrides`), per kind; the built-in ones otherwise. */
   fieldMappings?: Partial<Record<ItemKind, KindMapping>>;
+  /**
+   * Every how many cycles the streams are searched for items carrying the Tracked marker (MailboxSource.findMarkedIds),
+   * which delta payloads never show (graph-behaviour.md §3.4). A stream read in full is searched in that cycle anyway.
+   * 0: only after full rounds.
+   */
+  markerSweepEvery?: number;
 }
 
 export interface ResolvedCycleOptions {
@@ -77,6 +83,7 @@ export interface ResolvedCycleOptions {
   onProgress: (event: ProgressEvent) => void;
   productGuid: string | undefined;
   fieldMappings: Partial<Record<ItemKind, KindMapping>>;
+  markerSweepEvery: number;
 }
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 60_000, maxMs: 6 * 60 * 60_000, concurrencyMs: 5_000 };
@@ -93,6 +100,7 @@ export function resolveCycleOptions(options: CycleOptions = {}): ResolvedCycleOp
     onProgress: options.onProgress ?? (() => undefined),
     productGuid: options.productGuid,
     fieldMappings: options.fieldMappings ?? {},
+    markerSweepEvery: options.markerSweepEvery ?? 4,
   };
 }
 

@@ -1,12 +1,12 @@
 // Phase 4b: carry out one plan through the ports, then build the mapping row that records the result.
 // Order: CRM create first (its id is the Outlook stamp), then the Outlook create (idempotent on that id), then updates,
 // then deletes, so a crash at any point leaves something a rerun finds and links instead of duplicating (DESIGN.md §4).
-import type { CrmRecord, MappingRow, OutlookItem } from '../core/model';
+import type { CrmRecord, FieldValues, JsonValue, MappingRow, OutlookItem } from '../core/model';
 import type { Plan, TrackingUpkeep } from '../core/plan';
 import { InvariantError } from '../ports/errors';
 import type { ItemRef } from '../ports/mailbox-source';
-import { hashBaseline, PENDING_CRM_ID } from './core-api';
-import { defaultContainer, type Slot } from './hydrate';
+import { baselineAfterCreate, crmFields, hashBaseline, oneWayFieldsFrom, outlookFields, PENDING_CRM_ID } from './core-api';
+import { defaultContainer, planInputOf, type Slot } from './hydrate';
 import type { RunContext } from './run-context';
 
 export interface Execution {
@@ -151,6 +151,7 @@ export function nextMapping(
   const crmRecord = execution ? execution.crmRecord : (slot.crmRecord ?? null);
   const outlookId = outlookItem?.id ?? previous?.outlookId ?? slot.outlookRef?.id ?? null;
   const crmId = crmRecord?.id ?? previous?.crmId ?? slot.crmId ?? null;
+  const baseline = execution ? baselineAfterExecution(ctx, slot, plan, execution) : plan.mapping.baseline;
   const row: MappingRow = {
     mapId: previous?.mapId ?? ctx.deps.ids(),
     kind: slot.row.kind,
@@ -159,8 +160,8 @@ export function nextMapping(
     crmId,
     state: plan.mapping.state,
     trackedVia: plan.mapping.trackedVia,
-    baseline: plan.mapping.baseline,
-    baselineHash: hashBaseline(plan.mapping.baseline),
+    baseline,
+    baselineHash: hashBaseline(baseline),
     outlookVersion: outlookItem?.changeKey ?? previous?.outlookVersion ?? null,
     crmVersion: crmRecord?.version ?? previous?.crmVersion ?? null,
     // The Outlook item was seen just now: a sweep that started before this write must not call it unvisited.
@@ -171,6 +172,28 @@ export function nextMapping(
   };
   if (previous?.etag !== undefined) row.etag = previous.etag;
   return row;
+}
+
+/**
+ * The baseline of a pair this plan created a side of: what the created record or item actually holds (a create that
+ * is idempotent may return what an earlier attempt made; core baselineAfterCreate), and, for the one-way fields read
+ * on the created side, that side's value. The plan cannot know those: Graph sets a new event's organizer to the
+ * mailbox owner. Left at the planned value, the next cycle would read it as a user's change and write it to the other
+ * side, in a cycle after a cycle without edits (DESIGN.md §5).
+ */
+function baselineAfterExecution(ctx: RunContext, slot: Slot, plan: Plan, execution: Execution): FieldValues {
+  if (plan.mapping.type !== 'put') throw new InvariantError('a baseline for a plan that stores no mapping');
+  const createdCrm = plan.crm.type === 'create' ? execution.crmRecord : null;
+  const createdOutlook = plan.outlook.type === 'create' ? execution.outlookItem : null;
+  if (!createdCrm && !createdOutlook) return plan.mapping.baseline;
+  const context = planInputOf(ctx, slot).context;
+  const baseline: Record<string, JsonValue> = {
+    ...(baselineAfterCreate(plan, { crmRecord: createdCrm, outlookItem: createdOutlook }, context) ?? plan.mapping.baseline),
+  };
+  const kind = slot.row.kind;
+  const held = createdOutlook ? outlookFields(ctx, kind, createdOutlook) : createdCrm ? crmFields(ctx, kind, createdCrm) : null;
+  if (held) for (const field of oneWayFieldsFrom(ctx, kind, createdOutlook ? 'outlook' : 'crm')) baseline[field] = held[field] ?? null;
+  return baseline;
 }
 
 /**

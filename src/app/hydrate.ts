@@ -4,7 +4,7 @@
 import type { CrmRecord, ItemKind, MappingRow, OutlookItem } from '../core/model';
 import type { CrmSide, OutlookSide, PlanInput } from '../core/plan';
 import type { ItemRef } from '../ports/mailbox-source';
-import { AuthError, InvariantError } from '../ports/errors';
+import { AuthError, InvariantError, ItemRejectedError } from '../ports/errors';
 import type { ChangeRow } from '../ports/state-store';
 import { classifyError, type ClassifiedError } from './failures';
 import type { RunContext } from './run-context';
@@ -305,15 +305,56 @@ async function readCrmSides(ctx: RunContext, slots: Slot[]): Promise<void> {
     byKind.set(slot.row.kind, [...(byKind.get(slot.row.kind) ?? []), slot]);
   }
   for (const [kind, wanted] of byKind) {
-    let found: Map<string, CrmRecord | null>;
+    let read: IsolatedCrmRead;
     try {
-      found = await ctx.deps.crm.read(kind, [...new Set(wanted.map((slot) => slot.crmId as string))], ctx.user);
+      read = await readCrmIsolated(ctx, kind, [...new Set(wanted.map((slot) => slot.crmId as string))]);
     } catch (error) {
       failAll(wanted, error);
       continue;
     }
-    for (const slot of wanted) slot.crmRecord = found.get(slot.crmId as string) ?? null;
+    for (const slot of wanted) {
+      const rejected = read.rejected.get(slot.crmId as string);
+      if (rejected) slot.failure = rejected;
+      else slot.crmRecord = read.found.get(slot.crmId as string) ?? null;
+    }
   }
+}
+
+export interface IsolatedCrmRead {
+  found: Map<string, CrmRecord | null>;
+  /** Ids whose own read failed (a malformed record, or a failure of its single read), by the id as asked. */
+  rejected: Map<string, ClassifiedError>;
+}
+
+/**
+ * CrmConnector.read by id, with one bad record failing alone: the connector rejects the whole call
+ * (ItemRejectedError) when one record of it does not validate, so only then are the ids read one by one to find the
+ * culprit(s). Any other failure of the batch call is every id's (throttling, an outage) and is thrown.
+ */
+export async function readCrmIsolated(ctx: RunContext, kind: ItemKind, ids: readonly string[]): Promise<IsolatedCrmRead> {
+  const { crm } = ctx.deps;
+  const rejected = new Map<string, ClassifiedError>();
+  if (ids.length === 0) return { found: new Map(), rejected };
+  try {
+    return { found: await crm.read(kind, ids, ctx.user), rejected };
+  } catch (error) {
+    if (!(error instanceof ItemRejectedError)) throw error;
+    if (ids.length === 1) {
+      rejected.set(ids[0] as string, classifyError(error));
+      return { found: new Map(), rejected };
+    }
+  }
+  ctx.tally.add('crm.readsIsolated');
+  const found = new Map<string, CrmRecord | null>();
+  for (const id of ids) {
+    try {
+      for (const [readId, record] of await crm.read(kind, [id], ctx.user)) found.set(readId, record);
+    } catch (error) {
+      if (error instanceof AuthError || error instanceof InvariantError) throw error;
+      rejected.set(id, classifyError(error));
+    }
+  }
+  return { found, rejected };
 }
 
 /** The mapping table is a bijection (DESIGN.md §3): two rows of one batch must not both pair the same item. */
@@ -333,7 +374,8 @@ function separateCollisions(slots: Slot[]): HydratedBatch {
   return { slots: kept, postponed };
 }
 
-function claimsOf(slot: Slot): string[] {
+/** What a slot pairs: its mapping, its Outlook item, its CRM record (one pair of the bijection, DESIGN.md §3). */
+export function claimsOf(slot: Slot): string[] {
   const claims: string[] = [];
   if (slot.mapping) claims.push(`m:${slot.mapping.mapId}`);
   if (slot.outlookRef) claims.push(`o:${slot.row.kind}:${slot.outlookRef.id}`);

@@ -5,12 +5,13 @@ import type { CrmRecord, FieldValues, ItemKind, MappingRow, OutlookItem } from '
 import type { ChangeRecord, CommitUnit } from '../ports/state-store';
 import { mappedChangeKey } from './collect';
 import { canonicalJson, crmFields, fieldsSyncedFrom, outlookFields } from './core-api';
-import { classifyError } from './failures';
-import { learnedContainer, readOutlookItems } from './hydrate';
+import { AuthError, InvariantError } from '../ports/errors';
+import { classifyError, type ClassifiedError } from './failures';
+import { learnedContainer, readCrmIsolated, readOutlookItems } from './hydrate';
 import { nowIso, type RunContext } from './run-context';
 
 export async function reconcile(ctx: RunContext): Promise<void> {
-  const { store, crm } = ctx.deps;
+  const { store } = ctx.deps;
   const mappings = await store.oldestVerified(ctx.mailbox, ctx.options.reconcileLimit);
   if (mappings.length === 0) return;
   await ctx.lease.keepAlive();
@@ -22,33 +23,48 @@ export async function reconcile(ctx: RunContext): Promise<void> {
     .map((m) => ({ kind: m.kind, id: m.outlookId as string, container: m.outlookContainer ?? null }));
   let outlookItems = new Map<string, OutlookItem | null>();
   const crmRecords = new Map<string, CrmRecord | null>();
+  /** Mappings whose CRM record could not be read on its own: a malformed record, or its single read failed. */
+  const unreadable = new Map<string, ClassifiedError>();
   try {
     outlookItems = await readOutlookItems(ctx, refs);
     for (const kind of new Set(active.map((m) => m.kind))) {
       const ids = active.filter((m) => m.kind === kind && m.crmId !== null).map((m) => m.crmId as string);
       if (ids.length === 0) continue;
-      for (const [id, record] of await crm.read(kind, ids, ctx.user)) crmRecords.set(crmKey(kind, id), record);
+      // One malformed record must not fail its batch: it would stay among the oldest and block the others for good.
+      const read = await readCrmIsolated(ctx, kind, ids);
+      for (const [id, record] of read.found) crmRecords.set(crmKey(kind, id), record);
+      for (const [id, failure] of read.rejected) unreadable.set(crmKey(kind, id), failure);
     }
   } catch (error) {
     // Reconciliation is a safety net: a failed read leaves verifiedAt alone, so these mappings are first next time.
+    if (error instanceof AuthError || error instanceof InvariantError) throw error;
     const classified = classifyError(error);
     ctx.tally.fail('reconcile', classified.reason, classified.detail);
     return;
   }
 
   const records: ChangeRecord[] = [];
+  const skipped = new Set<string>();
   for (const mapping of active) {
+    const failure = mapping.crmId === null ? undefined : unreadable.get(crmKey(mapping.kind, mapping.crmId));
+    if (failure) {
+      // Skipped and left unverified; the others are verified. No finding: a record that does not validate is not gone.
+      skipped.add(mapping.mapId);
+      ctx.tally.fail(`reconcile:${mappedChangeKey(mapping.mapId)}`, failure.reason, failure.detail);
+      continue;
+    }
     records.push(...outlookFindings(ctx, mapping, outlookItems), ...crmFindings(ctx, mapping, crmRecords));
   }
   if (records.length > 0) {
     await store.recordChanges(ctx.mailbox, records);
     ctx.tally.add('reconcile.changes', records.length);
   }
-  ctx.tally.add('reconcile.verified', mappings.length);
+  const verified = mappings.filter((m) => !skipped.has(m.mapId));
+  ctx.tally.add('reconcile.verified', verified.length);
   ctx.options.onProgress({ phase: 'reconcile', items: mappings.length });
-  if (ctx.dryRun) return;
+  if (ctx.dryRun || verified.length === 0) return;
   const verifiedAt = nowIso(ctx);
-  const units: CommitUnit[] = mappings.map((m) => ({ mapping: { put: { ...m, verifiedAt, outlookContainer: containerSeen(ctx, m, outlookItems) } } }));
+  const units: CommitUnit[] = verified.map((m) => ({ mapping: { put: { ...m, verifiedAt, outlookContainer: containerSeen(ctx, m, outlookItems) } } }));
   const results = await store.commit(ctx.mailbox, units);
   // A lost compare-and-swap only means the mapping changed meanwhile; it is verified again in a later cycle.
   ctx.tally.add('reconcile.verifyConflicts', results.filter((result) => !result.ok).length);

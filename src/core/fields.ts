@@ -4,22 +4,41 @@ import type { CrmParty, CrmRecord, CrmWrite, FieldValues, JsonObject, JsonValue,
 import { normalizeValue } from './normalize';
 import { activeFields, DEFAULT_PRODUCT_GUID, directionOf, mappingFor, type FieldDescriptor, type KindMapping, type MappingContext } from './mappings';
 import type { MergeField } from './merge';
+import { UnreadableValue, type UnreadableField } from './unreadable';
 
 function derived(mapping: KindMapping, values: Record<string, JsonValue>): FieldValues {
   mapping.derive?.(values);
   return values;
 }
 
-export function readOutlookValues(mapping: KindMapping, fields: readonly FieldDescriptor[], item: OutlookItem, productGuid: string): FieldValues {
+/**
+ * A read value, normalized. An `UnreadableValue` reads as null here (values stay plain JSON) and is reported to
+ * `unreadable` when the caller collects them: callers that merge must leave those fields out (see syncPair).
+ */
+function readValue(field: FieldDescriptor, raw: unknown, side: UnreadableField['side'], unreadable: UnreadableField[] | undefined): JsonValue {
+  if (raw instanceof UnreadableValue) {
+    unreadable?.push({ field: field.field, side, reason: raw.reason });
+    return null;
+  }
+  return normalizeValue(field.spec, raw);
+}
+
+export function readOutlookValues(
+  mapping: KindMapping,
+  fields: readonly FieldDescriptor[],
+  item: OutlookItem,
+  productGuid: string,
+  unreadable?: UnreadableField[],
+): FieldValues {
   const ctx: MappingContext = { productGuid, item };
   const values: Record<string, JsonValue> = {};
-  for (const field of fields) values[field.field] = normalizeValue(field.spec, field.outlook.read(item.data, ctx));
+  for (const field of fields) values[field.field] = readValue(field, field.outlook.read(item.data, ctx), 'outlook', unreadable);
   return derived(mapping, values);
 }
 
-export function readCrmValues(mapping: KindMapping, fields: readonly FieldDescriptor[], record: CrmRecord): FieldValues {
+export function readCrmValues(mapping: KindMapping, fields: readonly FieldDescriptor[], record: CrmRecord, unreadable?: UnreadableField[]): FieldValues {
   const values: Record<string, JsonValue> = {};
-  for (const field of fields) values[field.field] = normalizeValue(field.spec, field.crm.read(record));
+  for (const field of fields) values[field.field] = readValue(field, field.crm.read(record), 'crm', unreadable);
   return derived(mapping, values);
 }
 
@@ -30,9 +49,18 @@ export function normalizeValues(mapping: KindMapping, fields: readonly FieldDesc
   return derived(mapping, out);
 }
 
-/** Normalized mapped fields of an Outlook item under the mailbox's settings for its kind. */
-export function fieldsOfOutlook(item: OutlookItem, settings: KindSettings, productGuid = DEFAULT_PRODUCT_GUID, mapping = mappingFor(item.kind)): FieldValues {
-  return readOutlookValues(mapping, activeFields(mapping, settings), item, productGuid);
+/**
+ * Normalized mapped fields of an Outlook item under the mailbox's settings for its kind. Fields whose value cannot be
+ * read (an unknown time zone) read as null and are listed in `unreadable` when given: compare them with nothing.
+ */
+export function fieldsOfOutlook(
+  item: OutlookItem,
+  settings: KindSettings,
+  productGuid = DEFAULT_PRODUCT_GUID,
+  mapping = mappingFor(item.kind),
+  unreadable?: UnreadableField[],
+): FieldValues {
+  return readOutlookValues(mapping, activeFields(mapping, settings), item, productGuid, unreadable);
 }
 
 /** Normalized mapped fields of a CRM record under the mailbox's settings for its kind. */
@@ -73,10 +101,20 @@ function mergeOutlookFragment(target: JsonObject, fragment: JsonObject): void {
   }
 }
 
-/** The Graph properties that carry these fields' merged values; null when there is nothing to write. */
-export function buildOutlookWrite(fields: readonly FieldDescriptor[], names: readonly string[], values: FieldValues, productGuid: string): OutlookWrite | null {
+/**
+ * The Graph properties that carry these fields' merged values; null when there is nothing to write. `current` is the
+ * item being updated: list properties (attendees, e-mail addresses) are edited from it, so what the mapping does not
+ * carry (rooms, display names, responses) survives the PATCH that replaces the list.
+ */
+export function buildOutlookWrite(
+  fields: readonly FieldDescriptor[],
+  names: readonly string[],
+  values: FieldValues,
+  productGuid: string,
+  current?: OutlookItem,
+): OutlookWrite | null {
   const data: JsonObject = {};
-  const ctx: MappingContext = { productGuid };
+  const ctx: MappingContext = current ? { productGuid, item: current } : { productGuid };
   for (const field of withGroups(fields, names, 'outlook')) {
     mergeOutlookFragment(data, field.outlook.write(values[field.field] ?? null, values, ctx));
   }

@@ -1,7 +1,10 @@
 // Three-way merge per field against the baseline (DESIGN.md §5, the seed's OriginalXML):
 // - a field changed on one side only takes that side's value;
 // - changed on both sides to different values: the policy decides (`latest` compares Graph lastModifiedDateTime with
-//   CRM modifiedon, equal → tie-break; or `crm-wins` / `outlook-wins`) and the conflict is logged with both values;
+//   CRM modifiedon, equal within the clock-skew tolerance → tie-break; or `crm-wins` / `outlook-wins`) and the
+//   conflict is logged with both values;
+// - first link (no baseline) under `latest`: the tie-break side wins every true conflict. The timestamps say nothing
+//   there: tagging an item in Outlook bumps its lastModifiedDateTime, so the stale side would always look newer;
 // - changed on both sides to equal values is no conflict;
 // - a side is written only for fields whose merged value differs from that side's current value.
 import type { ConflictPolicy, FieldConflict, FieldValues, JsonValue, Side } from './model';
@@ -28,7 +31,15 @@ export interface MergeInput {
   crmModified: string;
   policy: ConflictPolicy;
   tieBreak: Side;
+  /**
+   * `latest`: timestamps this close count as equal and go to the tie-break (sync-lessons.md §1.3: Graph's and
+   * Dataverse's clocks are different hosts' clocks). Default DEFAULT_SKEW_TOLERANCE_MS.
+   */
+  skewToleranceMs?: number;
 }
+
+/** Two minutes: well above the skew between two NTP-synchronized services, well below a human's edit interval. */
+export const DEFAULT_SKEW_TOLERANCE_MS = 120_000;
 
 export interface MergeResult {
   merged: Record<string, JsonValue>;
@@ -45,14 +56,15 @@ function instantMs(iso: string): number {
 }
 
 /** Which side wins a true conflict under the policy. */
-export function conflictWinner(input: Pick<MergeInput, 'policy' | 'tieBreak' | 'outlookModified' | 'crmModified'>): Side {
+export function conflictWinner(input: Pick<MergeInput, 'policy' | 'tieBreak' | 'outlookModified' | 'crmModified' | 'skewToleranceMs'>): Side {
   if (input.policy === 'crm-wins') return 'crm';
   if (input.policy === 'outlook-wins') return 'outlook';
   const outlook = instantMs(input.outlookModified);
   const crm = instantMs(input.crmModified);
-  if (outlook > crm) return 'outlook';
-  if (crm > outlook) return 'crm';
-  return input.tieBreak;
+  const tolerance = Math.max(0, input.skewToleranceMs ?? DEFAULT_SKEW_TOLERANCE_MS);
+  // An unparseable time (−∞) never ties with a real one, however large the tolerance.
+  if (outlook === crm || (Number.isFinite(outlook) && Number.isFinite(crm) && Math.abs(outlook - crm) <= tolerance)) return input.tieBreak;
+  return outlook > crm ? 'outlook' : 'crm';
 }
 
 function get(values: FieldValues | null, name: string): JsonValue {
@@ -65,7 +77,8 @@ export function merge(input: MergeInput): MergeResult {
   const outlookWrites: string[] = [];
   const crmWrites: string[] = [];
   const conflicts: FieldConflict[] = [];
-  const winner = conflictWinner(input);
+  // No baseline: nothing says which side changed last, and the item's timestamp was just bumped by the tagging.
+  const winner = input.base === null && input.policy === 'latest' ? input.tieBreak : conflictWinner(input);
 
   for (const field of input.fields) {
     const type = field.type ?? 'text';

@@ -3,7 +3,8 @@
 // normalize(normalize(x)) === normalize(x), and anything empty or malformed becomes null ("empty ≡ missing").
 import { canonicalJson } from './hash';
 import type { JsonValue } from './model';
-import { zonedToEpochMs } from './timezone';
+import { resolveZone, zonedToEpochMs } from './timezone';
+import { UNKNOWN_TIME_ZONE, UnreadableValue } from './unreadable';
 
 export type FieldType =
   /** Single-value text, trimmed. */
@@ -155,6 +156,20 @@ export function normDateTimeTimeZone(raw: unknown): string | null {
   const local = dateTime.trim().replace(/\.\d+$/, '');
   const epoch = zonedToEpochMs(local, timeZone);
   return epoch === null ? null : formatInstant(epoch);
+}
+
+/**
+ * Graph `dateTimeTimeZone` → UTC instant for a mapping's reader: like normDateTimeTimeZone, but a well-formed wall clock
+ * in a zone this runtime cannot resolve is `UnreadableValue('unknown-time-zone')`, not null. Null would read as "the
+ * user cleared the date" and be written to the other side (graph-behaviour.md §7).
+ */
+export function readDateTimeTimeZone(raw: unknown): string | null | UnreadableValue {
+  const value = normDateTimeTimeZone(raw);
+  if (value !== null || raw === null || typeof raw !== 'object' || Array.isArray(raw)) return value;
+  const { dateTime, timeZone } = raw as { dateTime?: unknown; timeZone?: unknown };
+  if (typeof dateTime !== 'string' || typeof timeZone !== 'string' || timeZone.trim() === '') return value;
+  const wellFormed = parseInstant(dateTime.trim().replace(/\.\d+$/, '') + 'Z') !== null;
+  return wellFormed && resolveZone(timeZone) === null ? new UnreadableValue(UNKNOWN_TIME_ZONE) : value;
 }
 
 function normBool(raw: unknown): boolean {

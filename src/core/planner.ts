@@ -16,8 +16,11 @@ import { PARTY_ORGANIZER } from './mappings/appointment';
 import { merge } from './merge';
 import type { CrmRecord, FieldValues, JsonValue, MappingRow, OutlookItem, TrackedVia } from './model';
 import { sameValue } from './normalize';
+import { OUT_OF_VIEW_DEFERRED } from './outcomes';
 import type { CrmAction, MappingAction, OutlookAction, Plan, PlanContext, PlanInput, TrackingUpkeep } from './plan';
+import { skewToleranceOf, type PlanWithNotes } from './plan-options';
 import { CRM_OWNER_KEY, decideDeletion, isStillTracked, isTracked, supportsMarkerProperty, trackingInStep, type DeletionTrigger } from './rules';
+import type { UnreadableField } from './unreadable';
 
 export { fieldsOfCrm, fieldsOfOutlook, hashFields, isTracked };
 
@@ -43,7 +46,8 @@ function plain(reason: string, outlook: OutlookAction = NONE_OUTLOOK, crm: CrmAc
   return { reason, outlook, crm, mapping, conflicts: [] };
 }
 
-export function plan(input: PlanInput): Plan {
+/** Plans one pair. The result is a Plan, plus `unreadable` (PlanNotes) when fields had to be left out of it. */
+export function plan(input: PlanInput): PlanWithNotes {
   const { context } = input;
   if (!context.settings.enabled) return plain('kind-disabled');
   const mapping = context.fieldMapping ?? mappingFor(context.kind);
@@ -90,7 +94,7 @@ function planLinked(p: Prepared, row: MappingRow): Plan {
   switch (outlook.state) {
     case 'present': {
       const item = outlook.item;
-      if (!isStillTracked(item)) return outlookUntracked(p, row, item);
+      if (!isStillTracked(item, row.crmId)) return outlookUntracked(p, row, item);
       if (crm.state === 'present') {
         if (!crm.inScope) return crmOutOfScope(p, row, item);
         return syncPair(p, item, crm.record, row, row.trackedVia, null);
@@ -102,9 +106,14 @@ function planLinked(p: Prepared, row: MappingRow): Plan {
       if (crm.state !== 'present') return plain('both-deleted', NONE_OUTLOOK, NONE_CRM, { type: 'remove' });
       return outlookDeleted(p, row, crm.record, crm.inScope);
     }
-    case 'outOfView':
+    case 'outOfView': {
       if (crm.state === 'gone') return crmDeleted(p, row, null);
-      return plain('outlook-out-of-view');
+      // Out of view is no evidence of a delete (DESIGN.md §6) and the item is not at hand, so nothing can be merged:
+      // the plan writes nothing and asks the app to keep the change row for a later cycle (isDeferredPlan), instead
+      // of dropping whatever change brought the row here. An app that read the item directly passes it as present.
+      const decision = deletion(p, 'outlook-out-of-view', row, crm.state === 'present' ? crm.record : null, row.baseline);
+      return plain(decision.effect === 'nothing' ? OUT_OF_VIEW_DEFERRED : decision.reason);
+    }
     case 'absent':
       return plain('linked-outlook-unknown');
   }
@@ -199,7 +208,13 @@ function planDetached(p: Prepared, row: MappingRow): Plan {
     return createInCrm(p, item, key, 'retracked-crm-gone-create-in-crm');
   }
   if (crm.state === 'gone') return plain(`${row.state}-crm-gone`, NONE_OUTLOOK, NONE_CRM, remove);
-  if (outlook.state === 'gone' && row.state === 'unlinked') return plain('unlinked-outlook-gone', NONE_OUTLOOK, NONE_CRM, remove);
+  if (outlook.state === 'gone' && row.state === 'unlinked') {
+    // The row outlives the Outlook item while the CRM record may still exist: without it, the next change of that
+    // record finds no mapping and creates the contact in Outlook again (the seed's DeletedLocally). It goes with the
+    // record (`deletedLocally-crm-gone`), or now when the row never knew a record.
+    if (crm.state === 'absent' && row.crmId === null) return plain('unlinked-outlook-gone', NONE_OUTLOOK, NONE_CRM, remove);
+    return plain('unlinked-outlook-gone', NONE_OUTLOOK, NONE_CRM, { type: 'put', state: 'deletedLocally', trackedVia: row.trackedVia, baseline: row.baseline });
+  }
   if (row.state === 'deletedLocally') return plain('deleted-locally-not-recreated');
   return plain('unlinked');
 }
@@ -210,19 +225,27 @@ function nonNullFields(values: FieldValues, fields: readonly FieldDescriptor[]):
   return fields.filter((f) => values[f.field] !== null && values[f.field] !== undefined).map((f) => f.field);
 }
 
-function createInCrm(p: Prepared, item: OutlookItem, idempotencyKey: string, reason: string): Plan {
-  const values = readOutlookValues(p.mapping, p.fields, item, p.productGuid);
-  const writable = p.fields.filter((f) => directionOf(f) !== 'crm-to-outlook');
+function withNotes(planned: Plan, unreadable: readonly UnreadableField[]): PlanWithNotes {
+  return unreadable.length > 0 ? { ...planned, unreadable: [...unreadable] } : planned;
+}
+
+function createInCrm(p: Prepared, item: OutlookItem, idempotencyKey: string, reason: string): PlanWithNotes {
+  // An unreadable value (and its write group) is left out of the create, never written as null.
+  const unreadable: UnreadableField[] = [];
+  const values = readOutlookValues(p.mapping, p.fields, item, p.productGuid, unreadable);
+  const held = heldBack(p.fields, unreadable);
+  const writable = p.fields.filter((f) => directionOf(f) !== 'crm-to-outlook' && !held.has(f.field));
   const write = buildCrmWrite(writable, nonNullFields(values, writable), values) ?? { attributes: {} };
   // The record is created acting as the mailbox owner, who therefore owns it.
   const baseline: FieldValues = { ...values, [CRM_OWNER_KEY]: p.context.ownerCrmUserId };
   const tracking: TrackingUpkeep = { marker: supportsMarkerProperty(item.kind), category: true, crmId: PENDING_CRM_ID };
-  return plain(reason, { type: 'update', write: null, tracking }, { type: 'create', write, idempotencyKey }, {
+  const planned = plain(reason, { type: 'update', write: null, tracking }, { type: 'create', write, idempotencyKey }, {
     type: 'put',
     state: 'linked',
     trackedVia: 'outlook',
     baseline,
   });
+  return withNotes(planned, unreadable);
 }
 
 function createInOutlook(p: Prepared, record: CrmRecord): Plan {
@@ -249,16 +272,29 @@ function fieldsOfOutlookIn(p: Prepared, item: OutlookItem): FieldValues {
   return readOutlookValues(p.mapping, p.fields, item, p.productGuid);
 }
 
+/** The unreadable fields plus every field written in the same unit (a group is written whole, from merged values). */
+function heldBack(fields: readonly FieldDescriptor[], unreadable: readonly UnreadableField[]): Set<string> {
+  const names = new Set(unreadable.map((u) => u.field));
+  const groups = new Set(fields.filter((f) => names.has(f.field) && f.group !== undefined).map((f) => f.group));
+  for (const f of fields) if (f.group !== undefined && groups.has(f.group)) names.add(f.field);
+  return names;
+}
+
 /**
  * Merges a pair that exists on both sides. `row` null: first link (no baseline). `reason` null: derive it from what
  * changed. E-mail fields marked createOnly do not sync after creation: they follow Outlook and are never written.
+ * A field one side holds unreadably (an unknown time zone) is held back with its group: it keeps its baseline value
+ * (null on a first link) and neither side is written for it, so nothing is ever cleared on a value we could not read.
  */
-function syncPair(prepared: Prepared, item: OutlookItem, record: CrmRecord, row: MappingRow | null, trackedVia: TrackedVia, reason: string | null): Plan {
+function syncPair(prepared: Prepared, item: OutlookItem, record: CrmRecord, row: MappingRow | null, trackedVia: TrackedVia, reason: string | null): PlanWithNotes {
   const p = prepared.mapping.forItem ? { ...prepared, fields: prepared.mapping.forItem(prepared.fields, item.data) } : prepared;
   const { context } = p;
-  const o = readOutlookValues(p.mapping, p.fields, item, p.productGuid);
-  const c = readCrmValues(p.mapping, p.fields, record);
-  const synced = p.fields.filter((f) => !f.createOnly);
+  const unreadable: UnreadableField[] = [];
+  const o = readOutlookValues(p.mapping, p.fields, item, p.productGuid, unreadable);
+  const c = readCrmValues(p.mapping, p.fields, record, unreadable);
+  const held = heldBack(p.fields, unreadable);
+  const synced = p.fields.filter((f) => !f.createOnly && !held.has(f.field));
+  const skewToleranceMs = skewToleranceOf(context);
   const result = merge({
     fields: mergeFieldsOf(synced),
     base: row ? row.baseline : null,
@@ -268,16 +304,18 @@ function syncPair(prepared: Prepared, item: OutlookItem, record: CrmRecord, row:
     crmModified: record.modifiedOn,
     policy: context.settings.conflictPolicy,
     tieBreak: context.settings.tieBreak,
+    ...(skewToleranceMs !== undefined ? { skewToleranceMs } : {}),
   });
   const merged: Record<string, JsonValue> = { ...result.merged };
   for (const f of p.fields) if (f.createOnly) merged[f.field] = o[f.field] ?? null;
+  for (const name of held) merged[name] = row?.baseline[name] ?? null;
   p.mapping.derive?.(merged);
 
   // Writes are decided after derivation, so a derived value never disagrees with what a side holds.
   const differs = (side: FieldValues) => (f: FieldDescriptor) => !sameValue(f.spec.type, side[f.field], merged[f.field]);
   const outlookNames = synced.filter((f) => directionOf(f) !== 'outlook-to-crm').filter(differs(o)).map((f) => f.field);
   const crmNames = synced.filter((f) => directionOf(f) !== 'crm-to-outlook').filter(differs(c)).map((f) => f.field);
-  const outlookWrite = outlookNames.length ? buildOutlookWrite(p.fields, outlookNames, merged, p.productGuid) : null;
+  const outlookWrite = outlookNames.length ? buildOutlookWrite(p.fields, outlookNames, merged, p.productGuid, item) : null;
   const crmWrite = crmNames.length ? buildCrmWrite(p.fields, crmNames, merged) : null;
 
   const tracking: TrackingUpkeep | null = trackingInStep(item, record.id)
@@ -290,13 +328,14 @@ function syncPair(prepared: Prepared, item: OutlookItem, record: CrmRecord, row:
   const unchangedRow = row !== null && row.state === 'linked' && canonicalJson(row.baseline as JsonValue) === canonicalJson(baseline as JsonValue);
   const mappingAction: MappingAction = unchangedRow && row.trackedVia === trackedVia ? KEEP : { type: 'put', state: 'linked', trackedVia, baseline };
 
-  return {
+  const planned: Plan = {
     reason: reason ?? syncReason(result.conflicts.length > 0, outlookWrite !== null, crmWrite !== null, tracking !== null),
     outlook: outlookAction,
     crm: crmAction,
     mapping: mappingAction,
     conflicts: result.conflicts,
   };
+  return withNotes(planned, unreadable);
 }
 
 function syncReason(conflict: boolean, outlookWritten: boolean, crmWritten: boolean, tracking: boolean): string {

@@ -22,20 +22,41 @@ export function isTracked(item: OutlookItem, categoryName: string): boolean {
   return item.tracking.marker || item.tracking.category;
 }
 
+/** CRM ids are GUIDs: Dataverse and the stamps written by add-ins or scripts do not agree on their case. */
+export function sameCrmId(a: string | null, b: string | null): boolean {
+  return a !== null && b !== null && a.toLowerCase() === b.toLowerCase();
+}
+
 /**
- * Whether a linked item is still tracked. The worker keeps marker and category in step on linked items, so once
- * linked, removing either of them (the category in any client, the property through an add-in) is an untrack.
+ * Whether a linked item is still tracked: it is untracked only when the user removed what was there, never because
+ * the worker's own tracking upkeep (marker + category + CrmId stamp, written in one Outlook update after the CRM
+ * create) has not landed yet — that write can fail after the mapping was saved as linked (DESIGN.md §2).
+ *
+ * - The category is the user's signal in every client, and its removal untracks (the Dynamics convention,
+ *   sync-lessons.md §1.6). To Do tasks have nothing else.
+ * - Category present, marker missing: tracked. Either the upkeep has not landed (the user tagged with the category
+ *   only) or something cleared the property; the upkeep puts the marker back. A marker removed without the category
+ *   is therefore not an untrack: add-ins untrack by removing both, or the category alone.
+ * - Marker present, category missing: the user removed the category — but only if the worker had set it, which the
+ *   CrmId stamp proves (the stamp, marker and category are written together). A missing or different stamp means the
+ *   upkeep never landed (an add-in set only the marker): tracked, and the upkeep adds the category and the stamp.
+ * - Neither: untracked.
+ *
+ * `linkedCrmId` is the mapping's CRM id; when omitted, any stamp counts as proof that the upkeep landed.
  */
-export function isStillTracked(item: OutlookItem): boolean {
+export function isStillTracked(item: OutlookItem, linkedCrmId?: string | null): boolean {
   if (item.isDraft) return false;
-  if (!supportsMarkerProperty(item.kind)) return item.tracking.category;
-  return item.tracking.marker && item.tracking.category;
+  if (item.tracking.category) return true;
+  if (!supportsMarkerProperty(item.kind) || !item.tracking.marker) return false;
+  const upkeepLanded = linkedCrmId === undefined ? item.crmId !== null : sameCrmId(item.crmId, linkedCrmId);
+  return !upkeepLanded;
 }
 
 /** Whether the item already carries the tracking state a linked pair needs (marker, category, CrmId stamp). */
 export function trackingInStep(item: OutlookItem, crmId: string | null): boolean {
   const markerOk = !supportsMarkerProperty(item.kind) || item.tracking.marker;
-  return markerOk && item.tracking.category && item.crmId === crmId;
+  const stampOk = crmId === null ? item.crmId === null : sameCrmId(item.crmId, crmId);
+  return markerOk && item.tracking.category && stampOk;
 }
 
 // ---- Scope and deletion (DESIGN.md §6) -------------------------------------------------------------------------------

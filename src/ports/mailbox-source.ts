@@ -112,7 +112,9 @@ export interface MailboxSource {
    * Ids of the items in a stream's container that carry the Tracked marker set to true, found with a `$filter` on the
    * extended property. Delta payloads never carry extended properties (graph-behaviour.md §3.4), so an item marked
    * only by an add-in (no category) is found by this sweep, which the app runs periodically. To Do lists have no
-   * extended properties: the result is empty. Optional so that test decorators need not implement it.
+   * extended properties: the result is empty. The calendar stream's result covers the whole calendar (`/events`, the
+   * collection the `$filter` is documented on, §3.3), not only the stream's window: callers that keep to the window
+   * filter hydrated items by date. Optional so that test decorators need not implement it.
    */
   findMarkedIds?(mailbox: string, stream: StreamRef): Promise<string[]>;
 }

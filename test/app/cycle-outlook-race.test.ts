@@ -21,7 +21,8 @@ describe('a user edit racing our Outlook write', () => {
     const world = new World();
     const { outlookId, crmId } = await linkedContact(world);
     world.crm.userEdit('contact', crmId, { jobtitle: 'Engineer' });
-    world.clock.advance(1_000);
+    // Beyond the merge's clock-skew tolerance (two minutes, sync-lessons.md §1): the user's edit is clearly the later.
+    world.clock.advance(5 * 60_000);
     const deps = world.deps();
     const hydratedVersion = String(world.outlookItem(outlookId).changeKey);
     // The user's edit lands after our read, right before our write reaches the mailbox.

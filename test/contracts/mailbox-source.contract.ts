@@ -219,6 +219,44 @@ export function describeMailboxSourceContract(name: string, setup: () => Promise
       expect(round.failures[0]?.detail).toMatch(/categories/);
     });
 
+    it('an item marked only by an add-in is found by findMarkedIds, and delta alone cannot tell (§3.3, §3.4)', async () => {
+      const findMarkedIds = h.source.findMarkedIds?.bind(h.source);
+      if (!findMarkedIds) throw new Error('findMarkedIds is part of this contract');
+      const marked = await h.world.create('contact', 'contacts', { givenName: 'Ada' });
+      const plain = await h.world.create('contact', 'contacts', { givenName: 'Bob' });
+      const untracked = await h.world.create('contact', 'contacts', { givenName: 'Cy', ...stamped(null, false) });
+      const s = await contactsStream();
+      const cursor = await initialCursor(s);
+
+      // An add-in (Office.js, §3.6) writes the extended property and nothing else: no category.
+      await h.world.edit(contactRef(marked), { singleValueExtendedProperties: [{ id: props.tracked, value: 'true' }] });
+      const round = await readRound(h.source, h.mailbox, s, cursor);
+      const entry = round.entries.filter((e) => e.id === marked).pop();
+      expect(entry).toMatchObject({ removed: false });
+      // §3.4: delta payloads carry no extended properties; the category does not say it either.
+      expect(entry?.data?.singleValueExtendedProperties).toBeUndefined();
+      expect(JSON.stringify(entry?.data)).not.toContain(props.tracked);
+      expect((entry?.categories ?? []).map((c) => c.toLowerCase())).not.toContain(h.categoryName.toLowerCase());
+
+      expect(await findMarkedIds(h.mailbox, s)).toEqual([marked]);
+      // Marker values compare case-insensitively (§3.3); false is not marked.
+      await h.world.edit(contactRef(plain), { singleValueExtendedProperties: [{ id: props.tracked, value: 'TRUE' }] });
+      expect(new Set(await findMarkedIds(h.mailbox, s))).toEqual(new Set([marked, plain]));
+      expect(await findMarkedIds(h.mailbox, s)).not.toContain(untracked);
+
+      // The other streams: `/events` for the calendar, the mail folder for mail, nothing for To Do (§3.5).
+      const ev = await h.world.create('appointment', 'calendar', { ...event('Marked', 2), singleValueExtendedProperties: [{ id: props.tracked, value: 'true' }] });
+      await h.world.create('appointment', 'calendar', event('Plain', 3));
+      const mail = await h.world.create('email', 'inbox', { subject: 'Marked', isDraft: false, singleValueExtendedProperties: [{ id: props.tracked, value: 'true' }] });
+      await h.world.create('email', 'sentitems', { subject: 'Elsewhere', isDraft: false, singleValueExtendedProperties: [{ id: props.tracked, value: 'true' }] });
+      expect(await findMarkedIds(h.mailbox, await stream('calendar'))).toEqual([ev]);
+      expect(await findMarkedIds(h.mailbox, await stream('inbox'))).toEqual([mail]);
+      const initialCalendar = await readRound(h.source, h.mailbox, await stream('calendar'), null, h.window);
+      expect(initialCalendar.entries.find((e) => e.id === ev)?.data?.singleValueExtendedProperties).toBeUndefined();
+      await h.world.create('task', h.world.todoListId, { title: 'T', linkedResources: [{ applicationName: h.productName, externalId: 'crm-t', displayName: 'CRM' }] });
+      expect(await findMarkedIds(h.mailbox, await stream(`todo:${h.world.todoListId}`))).toEqual([]);
+    });
+
     it('hydration reads the marker, the CrmId, the category (any casing) and RegardingId; a missing item is null', async () => {
       const tracked = await h.world.create('contact', 'contacts', {
         givenName: 'Ada',

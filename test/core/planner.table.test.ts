@@ -55,13 +55,14 @@ const TABLE: Row[] = [
   ['gone',      'outOfScope', 'linked', 'email', 'outlook-deleted-email-unlink',       'none',   'none',   'put:deletedLocally'],
   ['gone',      'gone',       'linked', '*', 'both-deleted',                           'none',   'none',   'remove'],
   ['gone',      'absent',     'linked', '*', 'both-deleted',                           'none',   'none',   'remove'],
-  ['outOfView', 'inScope',    'linked', '*', 'outlook-out-of-view',                    'none',   'none',   'keep'],
-  ['outOfView', 'outOfScope', 'linked', '*', 'outlook-out-of-view',                    'none',   'none',   'keep'],
+  // Out of view and not read: nothing written, and the deferred reason tells the app to keep the change row.
+  ['outOfView', 'inScope',    'linked', '*', 'outlook-out-of-view-deferred',           'none',   'none',   'keep'],
+  ['outOfView', 'outOfScope', 'linked', '*', 'outlook-out-of-view-deferred',           'none',   'none',   'keep'],
   ['outOfView', 'gone',       'linked', 'contact', 'crm-deleted-contact',              'delete', 'none',   'remove'],
   ['outOfView', 'gone',       'linked', 'appointment', 'crm-deleted-future-appointment', 'delete', 'none', 'remove'],
   ['outOfView', 'gone',       'linked', 'task', 'crm-deleted-open-task',               'delete', 'none',   'remove'],
   ['outOfView', 'gone',       'linked', 'email', 'crm-deleted-email-unlink',           'none',   'none',   'remove'],
-  ['outOfView', 'absent',     'linked', '*', 'outlook-out-of-view',                    'none',   'none',   'keep'],
+  ['outOfView', 'absent',     'linked', '*', 'outlook-out-of-view-deferred',           'none',   'none',   'keep'],
   ['absent',    '*',          'linked', '*', 'linked-outlook-unknown',                 'none',   'none',   'keep'],
 
   // ---- unlinked (untracked earlier; the row is kept for re-linking) ------------------------------------------------
@@ -74,9 +75,10 @@ const TABLE: Row[] = [
   ['untracked', 'outOfScope', 'unlinked', '*', 'unlinked',                             'none',   'none',   'keep'],
   ['untracked', 'absent',     'unlinked', '*', 'unlinked',                             'none',   'none',   'keep'],
   ['gone',      'gone',       'unlinked', '*', 'unlinked-crm-gone',                    'none',   'none',   'remove'],
-  ['gone',      'inScope',    'unlinked', '*', 'unlinked-outlook-gone',                'none',   'none',   'remove'],
-  ['gone',      'outOfScope', 'unlinked', '*', 'unlinked-outlook-gone',                'none',   'none',   'remove'],
-  ['gone',      'absent',     'unlinked', '*', 'unlinked-outlook-gone',                'none',   'none',   'remove'],
+  // The row outlives the Outlook item (deletedLocally) so a later CRM change does not re-create it in Outlook.
+  ['gone',      'inScope',    'unlinked', '*', 'unlinked-outlook-gone',                'none',   'none',   'put:deletedLocally'],
+  ['gone',      'outOfScope', 'unlinked', '*', 'unlinked-outlook-gone',                'none',   'none',   'put:deletedLocally'],
+  ['gone',      'absent',     'unlinked', '*', 'unlinked-outlook-gone',                'none',   'none',   'put:deletedLocally'],
   ['outOfView', 'gone',       'unlinked', '*', 'unlinked-crm-gone',                    'none',   'none',   'remove'],
   ['outOfView', 'inScope',    'unlinked', '*', 'unlinked',                             'none',   'none',   'keep'],
   ['outOfView', 'outOfScope', 'unlinked', '*', 'unlinked',                             'none',   'none',   'keep'],

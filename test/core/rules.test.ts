@@ -140,7 +140,8 @@ describe('DESIGN.md §6 scope and deletion table', () => {
 
   test('Outlook, event left the calendar window | appointment | nothing: Graph reports it removed, but it is only out of view', () => {
     for (const c of ['inScope', 'outOfScope', 'absent'] as const) {
-      expect(summary(plan(planInput('appointment', 'outOfView', c, 'linked')))).toEqual(['outlook-out-of-view', 'none', 'none', 'keep']);
+      // Nothing is written and the pair stays linked; the pending change is deferred, not dropped (isDeferredPlan).
+      expect(summary(plan(planInput('appointment', 'outOfView', c, 'linked')))).toEqual(['outlook-out-of-view-deferred', 'none', 'none', 'keep']);
     }
   });
 });
@@ -183,18 +184,21 @@ describe('DESIGN.md §2 tracking', () => {
     }
   });
 
-  test('on a linked item, removing either the category or the marker untracks (and the other one is removed)', () => {
-    for (const tracking of [
-      { marker: false, category: true },
-      { marker: true, category: false },
-    ]) {
-      const input = planInput('contact', 'tracked', 'inScope', 'linked');
-      if (input.outlook.state !== 'present') throw new Error('fixture');
-      input.outlook = { state: 'present', item: { ...input.outlook.item, tracking } };
-      const p = plan(input);
-      expect(summary(p)).toEqual(['untracked-unlink', 'update', 'none', 'put:unlinked']);
-      expect(p.outlook).toEqual({ type: 'update', write: null, tracking: { marker: false, category: false, crmId: 'c-contact-1' } });
-    }
+  test('on a linked item, removing the category untracks (and the marker is removed); a missing marker alone is upkeep', () => {
+    // sync-lessons.md §1.6: the category is the user's signal. The stamp equals the mapping, so the upkeep had landed.
+    const untracked = planInput('contact', 'tracked', 'inScope', 'linked');
+    if (untracked.outlook.state !== 'present') throw new Error('fixture');
+    untracked.outlook = { state: 'present', item: { ...untracked.outlook.item, tracking: { marker: true, category: false } } };
+    const p = plan(untracked);
+    expect(summary(p)).toEqual(['untracked-unlink', 'update', 'none', 'put:unlinked']);
+    expect(p.outlook).toEqual({ type: 'update', write: null, tracking: { marker: false, category: false, crmId: 'c-contact-1' } });
+    // Category present, marker gone: still tracked; the upkeep puts the marker back (review-fixes.test.ts, fix 1).
+    const upkeep = planInput('contact', 'tracked', 'inScope', 'linked');
+    if (upkeep.outlook.state !== 'present') throw new Error('fixture');
+    upkeep.outlook = { state: 'present', item: { ...upkeep.outlook.item, tracking: { marker: false, category: true } } };
+    const q = plan(upkeep);
+    expect(summary(q)).toEqual(['tracking-upkeep', 'update', 'none', 'keep']);
+    expect(q.outlook).toEqual({ type: 'update', write: null, tracking: { marker: true, category: true, crmId: 'c-contact-1' } });
   });
 
   test('re-tracking an unlinked pair re-links it (no duplicate), merging against the kept baseline', () => {

@@ -348,6 +348,28 @@ export class OutlookWeb {
     await this.patch(kind, id, { categories: on ? [...others, CATEGORY] : others });
   }
 
+  /** A new To Do list; returns its id. */
+  async createTaskList(displayName: string): Promise<string> {
+    const created = await this.call('POST', '/todo/lists', { displayName });
+    return String(created?.['id']);
+  }
+
+  /** A task in a given To Do list (the default list: `create('task', …)`). */
+  async createTaskIn(listId: string, props: JsonObject): Promise<string> {
+    const created = await this.call('POST', `/todo/lists/${encodeURIComponent(listId)}/tasks`, props);
+    return String(created?.['id']);
+  }
+
+  async patchTaskIn(listId: string, id: string, props: JsonObject): Promise<void> {
+    await this.call('PATCH', `/todo/lists/${encodeURIComponent(listId)}/tasks/${encodeURIComponent(id)}`, props);
+  }
+
+  /** The To Do task's linkedResources as stored (the CRM link lives there, graph-behaviour.md §3.5). */
+  linkedResources(id: string): JsonObject[] {
+    const full = (this.sim.control.getItemRaw(this.mailbox, id)?.['full'] ?? {}) as JsonObject;
+    return Array.isArray(full['linkedResources']) ? (full['linkedResources'] as JsonObject[]) : [];
+  }
+
   /** The mailbox's master category list (display names), as Outlook on the web shows it. */
   async masterCategories(): Promise<{ id: string; displayName: string }[]> {
     const page = await this.call('GET', '/outlook/masterCategories');

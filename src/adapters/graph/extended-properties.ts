@@ -77,3 +77,8 @@ export function expandExtendedProperties(propertyIds: readonly string[]): string
 export function crmIdFilter(ids: TrackingPropertyIds, crmId: string): string {
   return `singleValueExtendedProperties/Any(ep: ep/id eq ${odataString(ids.crmId)} and ep/value eq ${odataString(crmId)})`;
 }
+
+/** `singleValueExtendedProperties/Any(ep: ep/id eq '<Tracked>' and ep/value eq 'true')` (§3.3): the marker sweep. */
+export function markerFilter(ids: TrackingPropertyIds): string {
+  return `singleValueExtendedProperties/Any(ep: ep/id eq ${odataString(ids.tracked)} and ep/value eq 'true')`;
+}

@@ -5,8 +5,10 @@
 //   outlook.body-content-type="text", odata.maxpagesize=N on delta, outlook.timezone="UTC" for events (§7);
 // - delta paged by our own loop, not PageIterator (§9.3), so every page's link can be persisted and resumed;
 // - hydration through `$batch` of ≤ 20 GETs with the tracking properties expanded (§3.3, §3.4, §5.3);
-// - one retry layer (retry.ts explains why it is ours, not the SDK's RetryHandler) and ≤ 4 requests in flight per
-//   mailbox (transport.ts).
+// - one retry layer (retry.ts explains why it is ours, not the SDK's RetryHandler), ≤ 4 requests in flight per
+//   mailbox, and a per-mailbox pause after throttling (transport.ts);
+// - creates are never blindly re-sent after a 503/504 (the server may have acted, §9.2): the create path looks for the
+//   item before it posts again.
 // Containers: `contacts` is the default contacts folder, `calendar` the primary calendar's calendarView, `inbox` and
 // `sentitems` the well-known mail folders, and a To Do list id for tasks. OutlookItem.container echoes them.
 import { AuthenticationHandler, Client, GraphError, TelemetryHandler, type AuthenticationProvider } from '@microsoft/microsoft-graph-client';
@@ -22,12 +24,24 @@ import {
   crmIdFilter,
   expandedPropertyIds,
   expandExtendedProperties,
+  markerFilter,
   samePropertyId,
   trackingPropertyIds,
   type TrackingPropertyIds,
 } from './extended-properties';
 import { productLink, toDeltaEntry, toOutlookItem, withCategory, type TrackingVocabulary } from './outlook-item';
-import { DEFAULT_RETRY_POLICY, mayRetry, parseRetryAfter, RETRYABLE_STATUSES, retryDelayMs, RetryMiddleware, type RetryPolicy } from './retry';
+import {
+  currentCallBudget,
+  DEFAULT_RETRY_POLICY,
+  mayRetry,
+  parseRetryAfter,
+  RETRYABLE_STATUSES,
+  retryDelayMs,
+  RetryMiddleware,
+  outsideCallBudget,
+  withCallBudget,
+  type RetryPolicy,
+} from './retry';
 import {
   batchResponseSchema,
   changeKeyFromEtag,
@@ -36,12 +50,14 @@ import {
   describeIssues,
   graphErrorBodySchema,
   graphResourceSchema,
+  idOnlySchema,
   linkedResourceSchema,
   masterCategorySchema,
+  parentFolderSchema,
   todoListSchema,
   type LinkedResource,
 } from './schemas';
-import { LimitedFetchMiddleware, WeightedSemaphore, type RequestObservation } from './transport';
+import { AppGate, LimitedFetchMiddleware, MailboxGate, WeightedSemaphore, type RequestObservation } from './transport';
 
 export interface GraphMailboxSourceOptions {
   /** Graph root, with or without the version: `https://graph.microsoft.com` or `https://localhost:8443/v1.0`. */
@@ -61,8 +77,14 @@ export interface GraphMailboxSourceOptions {
   categoryName: string | ((mailbox: string) => string);
   /** `Prefer: odata.maxpagesize` on delta requests. */
   maxPageSize: number;
-  /** Outlook: 4 per app and mailbox (graph-behaviour.md §5.2). */
+  /** Outlook: 4 per app and mailbox (graph-behaviour.md §5.2). Default 4. */
   maxConcurrentPerMailbox?: number;
+  /**
+   * Requests in flight across all mailboxes of this adapter instance (a `$batch` counts its sub-requests, up to the
+   * per-mailbox limit). Default unlimited. One copy of the throttling doc reads the 4-concurrent limit as per app ID
+   * across mailboxes (graph-behaviour.md §5.2): set 4 for that reading.
+   */
+  maxConcurrentPerApp?: number;
   retry?: Partial<RetryPolicy>;
   /** Colour of a created master category (§4). */
   categoryColor?: string;
@@ -80,6 +102,7 @@ const BATCH_LIMIT = 20;
 
 interface MailboxClient {
   client: Client;
+  gate: MailboxGate;
 }
 
 export class GraphMailboxSource implements MailboxSource {
@@ -92,6 +115,9 @@ export class GraphMailboxSource implements MailboxSource {
   private readonly ids: TrackingPropertyIds;
   private readonly productName: string;
   private readonly retry: RetryPolicy;
+  private readonly appGate: AppGate;
+  /** Default contacts folder id per mailbox (lower-cased key), resolved once (§2.1). */
+  private readonly defaultContactFolders = new Map<string, string>();
 
   constructor(private readonly options: GraphMailboxSourceOptions) {
     const base = new URL(options.graphBaseUrl);
@@ -104,6 +130,8 @@ export class GraphMailboxSource implements MailboxSource {
     this.ids = trackingPropertyIds(options.productGuid);
     this.productName = options.productName ?? 'outlook-crm-sync';
     this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    const appLimit = options.maxConcurrentPerApp;
+    this.appGate = new AppGate(appLimit !== undefined && Number.isFinite(appLimit) ? new WeightedSemaphore(Math.max(1, Math.floor(appLimit))) : null);
     this.authProvider =
       options.authProvider ??
       createTokenProvider({
@@ -119,7 +147,7 @@ export class GraphMailboxSource implements MailboxSource {
   // ---------------------------------------------------------------- streams and delta
 
   async listStreams(mailbox: string): Promise<StreamRef[]> {
-    const lists = await this.todoLists(mailbox);
+    const lists = await this.budgeted(() => this.todoLists(mailbox));
     return [
       { id: 'contacts', kind: 'contact', container: 'contacts' },
       { id: 'calendar', kind: 'appointment', container: 'calendar' },
@@ -137,7 +165,17 @@ export class GraphMailboxSource implements MailboxSource {
     onPage: (page: DeltaPage) => Promise<void>,
     window?: { start: string; end: string },
   ): Promise<void> {
-    let url = cursor ?? this.initialDeltaUrl(mailbox, stream, window);
+    return this.budgeted(() => this.readDeltaRound(mailbox, stream, cursor, onPage, window));
+  }
+
+  private async readDeltaRound(
+    mailbox: string,
+    stream: StreamRef,
+    cursor: string | null,
+    onPage: (page: DeltaPage) => Promise<void>,
+    window?: { start: string; end: string },
+  ): Promise<void> {
+    let url = cursor ?? (await this.initialDeltaUrl(mailbox, stream, window));
     const prefer = this.prefer(stream.kind, this.options.maxPageSize);
     const maxPages = this.options.maxPagesPerRound ?? 10_000;
     for (let pages = 1; ; pages++) {
@@ -165,24 +203,28 @@ export class GraphMailboxSource implements MailboxSource {
       const next = page.data['@odata.nextLink'];
       const delta = page.data['@odata.deltaLink'];
       if (next) {
-        await onPage({ entries, failures, cursor: next, final: false });
+        await outsideCallBudget(() => onPage({ entries, failures, cursor: next, final: false }));
         if (pages >= maxPages) throw new TransientError(`delta round of ${stream.id} exceeded ${maxPages} pages`);
         url = next;
         continue;
       }
       if (delta) {
-        await onPage({ entries, failures, cursor: delta, final: true });
+        await outsideCallBudget(() => onPage({ entries, failures, cursor: delta, final: true }));
         return;
       }
       throw new TransientError(`delta page on ${stream.id} carried neither @odata.nextLink nor @odata.deltaLink`);
     }
   }
 
-  private initialDeltaUrl(mailbox: string, stream: StreamRef, window?: { start: string; end: string }): string {
+  private async initialDeltaUrl(mailbox: string, stream: StreamRef, window?: { start: string; end: string }): Promise<string> {
     const user = this.userPath(mailbox);
     switch (stream.kind) {
-      case 'contact':
-        return stream.container === 'contacts' ? `${user}/contacts/delta` : `${user}/contactFolders/${enc(stream.container)}/contacts/delta`;
+      case 'contact': {
+        // §2.1: only the per-folder path is documented; /contacts/delta (no folder) is an UNCONFIRMED alias, used only
+        // while the default folder's id cannot be learnt (see defaultContactFolderId).
+        const folder = stream.container === 'contacts' ? await this.defaultContactFolderId(mailbox) : stream.container;
+        return folder === null ? `${user}/contacts/delta` : `${user}/contactFolders/${enc(folder)}/contacts/delta`;
+      }
       case 'appointment': {
         // §2.2: the window is fixed by the initial request and encoded in the links that follow.
         if (!window) throw new InvariantError('an initial calendar round needs a window');
@@ -195,33 +237,59 @@ export class GraphMailboxSource implements MailboxSource {
     }
   }
 
+  /**
+   * §2.1: the default contacts folder's id, the way the documented API shows it: the parentFolderId of a contact listed
+   * by /contacts (the default folder's), else of a folder listed by /contactFolders (its child folders). Null when the
+   * mailbox has neither (not cached: the next initial round asks again).
+   */
+  private async defaultContactFolderId(mailbox: string): Promise<string | null> {
+    const key = mailbox.toLowerCase();
+    const known = this.defaultContactFolders.get(key);
+    if (known !== undefined) return known;
+    const user = this.userPath(mailbox);
+    for (const url of [`${user}/contacts?$top=1&$select=parentFolderId`, `${user}/contactFolders?$top=1&$select=parentFolderId`]) {
+      const page = await this.getCollection(mailbox, url, 'contact');
+      const parent = parentFolderSchema.safeParse(page.value[0]).data?.parentFolderId;
+      if (parent !== undefined) {
+        this.defaultContactFolders.set(key, parent);
+        return parent;
+      }
+    }
+    return null;
+  }
+
   // ---------------------------------------------------------------- hydration
 
   async getItems(mailbox: string, refs: readonly ItemRef[]): Promise<Map<string, OutlookItem | null>> {
-    const out = new Map<string, OutlookItem | null>();
-    const unique = [...new Map(refs.map((r) => [r.id, r])).values()];
-    for (let i = 0; i < unique.length; i += BATCH_LIMIT) {
-      const chunk = unique.slice(i, i + BATCH_LIMIT);
-      const bodies = await this.batchGet(mailbox, chunk.map((ref) => ({ url: this.itemUrl(mailbox, ref, true), kind: ref.kind })));
-      chunk.forEach((ref, index) => {
-        const result = bodies[index];
-        if (result === undefined) return;
-        if (result === null) {
-          out.set(ref.id, null);
-          return;
-        }
-        const item = toOutlookItem(ref.kind, ref.container, result, this.vocabulary(mailbox));
-        // A sub-response that does not validate fails alone: the id is left out of the map (not null: not "gone").
-        if (item.ok) out.set(ref.id, item.value);
-      });
-    }
-    return out;
+    return this.budgeted(async () => {
+      const out = new Map<string, OutlookItem | null>();
+      const unique = [...new Map(refs.map((r) => [r.id, r])).values()];
+      for (let i = 0; i < unique.length; i += BATCH_LIMIT) {
+        const chunk = unique.slice(i, i + BATCH_LIMIT);
+        const bodies = await this.batchGet(mailbox, chunk.map((ref) => ({ url: this.itemUrl(mailbox, ref, true), kind: ref.kind })));
+        chunk.forEach((ref, index) => {
+          const result = bodies[index];
+          if (result === undefined) return;
+          if (result === null) {
+            out.set(ref.id, null);
+            return;
+          }
+          const item = toOutlookItem(ref.kind, ref.container, result, this.vocabulary(mailbox));
+          // A sub-response that does not validate fails alone: the id is left out of the map (not null: not "gone").
+          if (item.ok) out.set(ref.id, item.value);
+        });
+      }
+      return out;
+    });
   }
 
   /**
    * GETs in one `$batch` (≤ 20). Result per request: the body (200), null (404), or undefined (refused alone).
-   * Throttled sub-requests are retried by this method under the same policy as whole requests: the SDK does not retry
-   * them (§5.3, §9.5), and waiting for the longest Retry-After among them is what the docs ask.
+   * This loop is the one retry layer of a `$batch` (retry.ts): the middleware leaves `$batch` POSTs alone, and one
+   * attempt count covers a throttled or failed envelope (429/503/504) and throttled sub-requests, which the SDK never
+   * retries (§5.3, §9.5). It waits for the longest Retry-After among them, as the docs ask, and pauses the mailbox for
+   * that long so its other requests wait too (§5.1). At most `maxAttempts` POSTs per chunk; all waits of the call come
+   * out of its budget.
    */
   private async batchGet(mailbox: string, requests: { url: string; kind: ItemKind }[]): Promise<(unknown | null | undefined)[]> {
     const results: (unknown | null | undefined)[] = new Array(requests.length).fill(undefined);
@@ -235,43 +303,54 @@ export class GraphMailboxSource implements MailboxSource {
           headers: { Prefer: this.prefer(requests[index]?.kind ?? 'contact') },
         })),
       };
+      const throttled: number[] = [];
+      let longestWait: number | null = null;
+      let subRequestWait: number | null = null;
       let raw: unknown;
       try {
         raw = await this.client(mailbox).api('/$batch').post(body);
       } catch (error) {
-        throw translateGraphError(error);
+        // The envelope failed as a whole; a batch of GETs is safe to send again.
+        if (!(error instanceof GraphError) || !RETRYABLE_STATUSES.has(error.statusCode)) throw translateGraphError(error);
+        throttled.push(...pending);
+        longestWait = parseRetryAfter(error.headers?.get('Retry-After'), this.retry.now());
       }
-      const parsed = batchResponseSchema.safeParse(raw);
-      if (!parsed.success) throw new TransientError(`malformed $batch response: ${describeIssues(parsed.error)}`);
-      const throttled: number[] = [];
-      let longestWait: number | null = null;
-      for (const response of parsed.data.responses) {
-        const index = Number(response.id) - 1;
-        if (!pending.includes(index)) continue;
-        if (response.status >= 200 && response.status < 300) {
-          // A success without a body is not "gone": leave it undefined so the item fails alone.
-          results[index] = response.body === undefined || response.body === null ? undefined : response.body;
-        } else if (response.status === 404) {
-          results[index] = null;
-        } else if (RETRYABLE_STATUSES.has(response.status)) {
-          throttled.push(index);
-          const wait = parseRetryAfter(headerValue(response.headers, 'Retry-After'), this.retry.now());
-          if (wait !== null) longestWait = Math.max(longestWait ?? 0, wait);
-        } else if (response.status === 401 || response.status === 403) {
-          const { code, message } = errorOf(response.body);
-          throw errorForStatus(response.status, code, message, null);
+      if (throttled.length === 0) {
+        const parsed = batchResponseSchema.safeParse(raw);
+        if (!parsed.success) throw new TransientError(`malformed $batch response: ${describeIssues(parsed.error)}`);
+        for (const response of parsed.data.responses) {
+          const index = Number(response.id) - 1;
+          if (!pending.includes(index)) continue;
+          if (response.status >= 200 && response.status < 300) {
+            // A success without a body is not "gone": leave it undefined so the item fails alone.
+            results[index] = response.body === undefined || response.body === null ? undefined : response.body;
+          } else if (response.status === 404) {
+            results[index] = null;
+          } else if (RETRYABLE_STATUSES.has(response.status)) {
+            throttled.push(index);
+            const wait = parseRetryAfter(headerValue(response.headers, 'Retry-After'), this.retry.now());
+            if (wait !== null) {
+              longestWait = Math.max(longestWait ?? 0, wait);
+              if (response.status === 429 || response.status === 503) subRequestWait = Math.max(subRequestWait ?? 0, wait);
+            }
+          } else if (response.status === 401 || response.status === 403) {
+            const { code, message } = errorOf(response.body);
+            throw errorForStatus(response.status, code, message, null);
+          }
+          // Any other refusal leaves results[index] undefined: that item fails alone.
         }
-        // Any other refusal leaves results[index] undefined: that item fails alone.
+        // Sub-requests the response did not mention are treated like throttled ones.
+        const answered = new Set(parsed.data.responses.map((r) => Number(r.id) - 1));
+        throttled.push(...pending.filter((index) => !answered.has(index)));
       }
-      // Sub-requests the response did not mention are treated like throttled ones.
-      const answered = new Set(parsed.data.responses.map((r) => Number(r.id) - 1));
-      throttled.push(...pending.filter((index) => !answered.has(index)));
       if (throttled.length === 0) return results;
+      // Throttled sub-requests count against the mailbox like throttled requests: pause it (transport.ts).
+      if (subRequestWait !== null) this.gateOf(mailbox).pause(subRequestWait, this.retry.now());
       const delay = retryDelayMs(longestWait, attempt, this.retry);
       if (!mayRetry(attempt, delay, this.retry)) {
-        throw new TransientError(`${throttled.length} $batch sub-requests still throttled after ${attempt} attempts`, longestWait);
+        throw new TransientError(`${throttled.length} $batch sub-requests still throttled or failing after ${attempt} attempts`, longestWait);
       }
-      await this.retry.sleep(delay);
+      await currentCallBudget().sleep(delay, this.retry);
       pending = throttled;
     }
   }
@@ -295,7 +374,11 @@ export class GraphMailboxSource implements MailboxSource {
   // ---------------------------------------------------------------- find and create
 
   async findByCrmId(mailbox: string, kind: ItemKind, crmId: string): Promise<OutlookItem | null> {
-    if (kind === 'task') return this.findTaskByCrmId(mailbox, crmId);
+    return this.budgeted(() => (kind === 'task' ? this.findTaskByCrmId(mailbox, crmId) : this.findStampedItem(mailbox, kind, crmId)));
+  }
+
+  /** `container`: a create's target folder or calendar besides the defaults, searched first (the create's own scope). */
+  private async findStampedItem(mailbox: string, kind: Exclude<ItemKind, 'task'>, crmId: string, container?: string): Promise<OutlookItem | null> {
     const user = this.userPath(mailbox);
     const scopes: { path: string; container: string }[] =
       kind === 'contact'
@@ -306,6 +389,11 @@ export class GraphMailboxSource implements MailboxSource {
               { path: `${user}/mailFolders/inbox/messages`, container: 'inbox' },
               { path: `${user}/mailFolders/sentitems/messages`, container: 'sentitems' },
             ];
+    if (kind === 'contact' && container !== undefined && container !== 'contacts') {
+      scopes.unshift({ path: `${user}/contactFolders/${enc(container)}/contacts`, container });
+    } else if (kind === 'appointment' && container !== undefined && container !== 'calendar') {
+      scopes.unshift({ path: `${user}/calendars/${enc(container)}/events`, container });
+    }
     const query = `$filter=${enc(crmIdFilter(this.ids, crmId))}&$expand=${enc(expandExtendedProperties(expandedPropertyIds(kind, this.ids)))}&$top=2`;
     for (const scope of scopes) {
       const page = await this.getCollection(mailbox, `${scope.path}?${query}`, kind);
@@ -339,6 +427,40 @@ export class GraphMailboxSource implements MailboxSource {
     return null;
   }
 
+  /**
+   * Ids in the stream's container whose Tracked property is 'true' (graph-behaviour.md §3.3 `$filter` with Any; the
+   * value comparison is case-insensitive). Delta never carries extended properties (§3.4), so this is how an item
+   * marked only by an add-in is found. `/events`, not calendarView: the filter is documented on the collection.
+   * Cost: ⌈marked / 100⌉ requests per stream. To Do has no extended properties (§3.5): [] without a request.
+   */
+  async findMarkedIds(mailbox: string, stream: StreamRef): Promise<string[]> {
+    if (stream.kind === 'task') return [];
+    return this.budgeted(async () => {
+      const user = this.userPath(mailbox);
+      const collection =
+        stream.kind === 'contact'
+          ? stream.container === 'contacts'
+            ? `${user}/contacts`
+            : `${user}/contactFolders/${enc(stream.container)}/contacts`
+          : stream.kind === 'appointment'
+            ? stream.container === 'calendar'
+              ? `${user}/events`
+              : `${user}/calendars/${enc(stream.container)}/events`
+            : `${user}/mailFolders/${enc(stream.container)}/messages`;
+      const ids: string[] = [];
+      let url: string | undefined = `${collection}?$filter=${enc(markerFilter(this.ids))}&$select=id&$top=100`;
+      while (url) {
+        const page = await this.getCollection(mailbox, url, stream.kind);
+        for (const raw of page.value) {
+          const parsed = idOnlySchema.safeParse(raw);
+          if (parsed.success) ids.push(parsed.data.id);
+        }
+        url = page['@odata.nextLink'];
+      }
+      return [...new Set(ids)];
+    });
+  }
+
   async createItem(
     mailbox: string,
     kind: ItemKind,
@@ -347,46 +469,89 @@ export class GraphMailboxSource implements MailboxSource {
     stamp: { crmId: string; categoryName: string },
   ): Promise<OutlookItem> {
     if (kind === 'email') throw new ItemRejectedError('graph-unsupported-create', 'e-mail is never created in Outlook (DESIGN.md §2)');
-    const data: JsonObject = { ...write.data };
-    data.categories = withCategory(stringArray(data.categories), stamp.categoryName, true);
-    if (kind === 'task') {
-      // Match before create (DESIGN.md §4): the linkedResource is the only stamp a task can carry.
-      const existing = await this.findTaskByCrmId(mailbox, stamp.crmId);
+    return this.budgeted(async () => {
+      const data: JsonObject = { ...write.data };
+      data.categories = withCategory(stringArray(data.categories), stamp.categoryName, true);
+      // Match before create (DESIGN.md §4), for every kind: an event's transactionId is a second guard, not the only
+      // one, because how long Graph remembers it is UNCONFIRMED (§2.2).
+      const find = (): Promise<OutlookItem | null> =>
+        kind === 'task' ? this.findTaskByCrmId(mailbox, stamp.crmId) : this.findStampedItem(mailbox, kind, stamp.crmId, container);
+      const existing = await find();
       if (existing) return existing;
-      data.linkedResources = [this.linkFor(stamp.crmId)];
-      const created = await this.send(mailbox, 'POST', `${this.userPath(mailbox)}/todo/lists/${enc(container)}/tasks`, 'task', data);
-      const id = idOf(created);
-      return this.getOne(mailbox, { kind, id, container });
+      let collection: string;
+      if (kind === 'task') {
+        // The linkedResource is the only stamp a task can carry (§3.5).
+        data.linkedResources = [this.linkFor(stamp.crmId)];
+        collection = `${this.userPath(mailbox)}/todo/lists/${enc(container)}/tasks`;
+      } else {
+        data.singleValueExtendedProperties = upsertProperties(data.singleValueExtendedProperties, [
+          { id: this.ids.tracked, value: 'true' },
+          { id: this.ids.crmId, value: stamp.crmId },
+        ]);
+        if (kind === 'appointment') {
+          // graph-behaviour.md §2.2: transactionId lets the server drop a repeated POST; derived from mailbox + crmId so
+          // a retry after a lost response (or a crash before the mapping commit) sends the same one.
+          data.transactionId = transactionIdFor(mailbox, stamp.crmId);
+        }
+        collection =
+          kind === 'contact'
+            ? container === 'contacts'
+              ? `${this.userPath(mailbox)}/contacts`
+              : `${this.userPath(mailbox)}/contactFolders/${enc(container)}/contacts`
+            : container === 'calendar'
+              ? `${this.userPath(mailbox)}/events`
+              : `${this.userPath(mailbox)}/calendars/${enc(container)}/events`;
+      }
+      const created = await this.postCreate(mailbox, collection, kind, data, find);
+      if ('item' in created) return created.item;
+      // §3.2: the create response does not carry the extended properties; read the item back with them expanded.
+      return this.getOne(mailbox, { kind, id: created.id, container });
+    });
+  }
+
+  /**
+   * POST of a create. The middleware re-sends it only after a 429 (the server did not act). A 503/504 may come after
+   * the server created the item (§9.2), so before posting again this waits as asked, then looks for the item: found,
+   * it is the result; not found, the POST goes out again, within the same attempt and wait bounds as any retry.
+   */
+  private async postCreate(
+    mailbox: string,
+    url: string,
+    kind: ItemKind,
+    body: JsonObject,
+    find: () => Promise<OutlookItem | null>,
+  ): Promise<{ id: string } | { item: OutlookItem }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const created: unknown = await this.client(mailbox).api(url).header('Prefer', this.prefer(kind)).post(body);
+        return { id: idOf(created) };
+      } catch (error) {
+        const ambiguous = error instanceof GraphError && (error.statusCode === 503 || error.statusCode === 504);
+        const translated = translateGraphError(error, this.retry.now());
+        if (!ambiguous) throw translated;
+        const retryAfter = translated instanceof TransientError ? translated.retryAfterInMs : null;
+        const delay = retryDelayMs(retryAfter, attempt, this.retry);
+        if (!mayRetry(attempt, delay, this.retry)) throw translated;
+        await currentCallBudget().sleep(delay, this.retry);
+        const existing = await find();
+        if (existing) return { item: existing };
+      }
     }
-    const stamps = [
-      { id: this.ids.tracked, value: 'true' },
-      { id: this.ids.crmId, value: stamp.crmId },
-    ];
-    data.singleValueExtendedProperties = upsertProperties(data.singleValueExtendedProperties, stamps);
-    if (kind === 'appointment') {
-      // graph-behaviour.md §2.2: transactionId lets the server drop a repeated POST; derived from mailbox + crmId so a
-      // retry after a lost response (or a crash before the mapping commit) sends the same one.
-      data.transactionId = transactionIdFor(mailbox, stamp.crmId);
-    } else {
-      const existing = await this.findByCrmId(mailbox, kind, stamp.crmId);
-      if (existing) return existing;
-    }
-    const collection =
-      kind === 'contact'
-        ? container === 'contacts'
-          ? `${this.userPath(mailbox)}/contacts`
-          : `${this.userPath(mailbox)}/contactFolders/${enc(container)}/contacts`
-        : container === 'calendar'
-          ? `${this.userPath(mailbox)}/events`
-          : `${this.userPath(mailbox)}/calendars/${enc(container)}/events`;
-    const created = await this.send(mailbox, 'POST', collection, kind, data);
-    // §3.2: the create response does not carry the extended properties; read the item back with them expanded.
-    return this.getOne(mailbox, { kind, id: idOf(created), container });
   }
 
   // ---------------------------------------------------------------- update and delete
 
   async updateItem(
+    mailbox: string,
+    ref: ItemRef,
+    write: OutlookWrite | null,
+    tracking: (TrackingUpkeep & { categoryName: string }) | null,
+    ifMatch?: string | null,
+  ): Promise<OutlookItem> {
+    return this.budgeted(() => this.update(mailbox, ref, write, tracking, ifMatch));
+  }
+
+  private async update(
     mailbox: string,
     ref: ItemRef,
     write: OutlookWrite | null,
@@ -435,13 +600,15 @@ export class GraphMailboxSource implements MailboxSource {
   private async upkeepTaskLink(mailbox: string, ref: ItemRef, links: LinkedResource[], crmId: string | null): Promise<void> {
     const ours = productLink(links, this.productName);
     const base = `${this.itemUrl(mailbox, ref, false)}/linkedResources`;
+    // A 503/504 on the POST may come after the link was created (§9.2): it is not re-sent here but surfaces as
+    // TransientError, and the retried update reads the task's links again before it posts.
     if (crmId && !ours) await this.send(mailbox, 'POST', base, 'task', this.linkFor(crmId));
     else if (crmId && ours?.id && ours.externalId !== crmId) await this.send(mailbox, 'PATCH', `${base}/${enc(ours.id)}`, 'task', { externalId: crmId });
     else if (!crmId && ours?.id) await this.deleteTolerant(mailbox, `${base}/${enc(ours.id)}`);
   }
 
   async deleteItem(mailbox: string, ref: ItemRef): Promise<void> {
-    await this.deleteTolerant(mailbox, this.itemUrl(mailbox, ref, false));
+    await this.budgeted(() => this.deleteTolerant(mailbox, this.itemUrl(mailbox, ref, false)));
   }
 
   private async deleteTolerant(mailbox: string, url: string): Promise<void> {
@@ -456,6 +623,10 @@ export class GraphMailboxSource implements MailboxSource {
   // ---------------------------------------------------------------- categories
 
   async ensureCategory(mailbox: string, categoryName: string): Promise<void> {
+    return this.budgeted(() => this.ensureMasterCategory(mailbox, categoryName));
+  }
+
+  private async ensureMasterCategory(mailbox: string, categoryName: string): Promise<void> {
     const url = `${this.userPath(mailbox)}/outlook/masterCategories`;
     const page = await this.getCollection(mailbox, url, 'contact');
     const wanted = categoryName.toLowerCase();
@@ -472,23 +643,41 @@ export class GraphMailboxSource implements MailboxSource {
 
   // ---------------------------------------------------------------- plumbing
 
+  /** Every public call runs under one sleep budget (retry.ts); nested calls share their caller's. */
+  private budgeted<T>(call: () => Promise<T>): Promise<T> {
+    return withCallBudget(this.retry, call);
+  }
+
   private client(mailbox: string): Client {
+    return this.mailboxClient(mailbox).client;
+  }
+
+  private gateOf(mailbox: string): MailboxGate {
+    return this.mailboxClient(mailbox).gate;
+  }
+
+  private mailboxClient(mailbox: string): MailboxClient {
     const key = mailbox.toLowerCase();
     let entry = this.clients.get(key);
     if (!entry) {
-      const semaphore = new WeightedSemaphore(this.options.maxConcurrentPerMailbox ?? 4);
+      const gate = new MailboxGate(new WeightedSemaphore(Math.max(1, Math.floor(this.options.maxConcurrentPerMailbox ?? 4))));
       const observe = this.options.onRequest ? (o: RequestObservation) => this.options.onRequest?.(mailbox, o) : undefined;
       const client = Client.initWithMiddleware({
         baseUrl: this.baseUrl,
         defaultVersion: this.version,
         customHosts: new Set([this.host]),
         // No RetryHandler and no RedirectHandler: retry.ts is the one retry layer; Graph does not redirect these calls.
-        middleware: [new AuthenticationHandler(this.authProvider), new RetryMiddleware(this.retry), new TelemetryHandler(), new LimitedFetchMiddleware(this.fetch, semaphore, observe)],
+        middleware: [
+          new AuthenticationHandler(this.authProvider),
+          new RetryMiddleware(this.retry),
+          new TelemetryHandler(),
+          new LimitedFetchMiddleware(this.fetch, gate, this.appGate, this.retry, observe),
+        ],
       });
-      entry = { client };
+      entry = { client, gate };
       this.clients.set(key, entry);
     }
-    return entry.client;
+    return entry;
   }
 
   private async send(mailbox: string, method: 'POST' | 'PATCH', url: string, kind: ItemKind, body: JsonObject, ifMatch: string | null = null): Promise<unknown> {

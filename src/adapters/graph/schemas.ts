@@ -73,6 +73,12 @@ export const batchResponseSchema = z.object({
 
 export const graphErrorBodySchema = z.object({ error: z.object({ code: z.string().optional(), message: z.string().optional() }).passthrough() });
 
+/** `$select=parentFolderId` on a contact or contact folder (graph-behaviour.md §2.1). */
+export const parentFolderSchema = z.object({ parentFolderId: z.string().min(1) }).passthrough();
+
+/** `$select=id` on a collection (the marker sweep, §3.3). */
+export const idOnlySchema = z.object({ id: z.string().min(1) }).passthrough();
+
 export const masterCategorySchema = z.object({ id: z.string(), displayName: z.string(), color: z.string().optional() }).passthrough();
 
 export const todoListSchema = z

@@ -2,6 +2,8 @@
 // semantics where the worker depends on them, not Graph's wire format:
 // - delta rounds with opaque cursors (mid-round and end-of-round), paged, resumable, removals as `@removed`
 //   (graph-behaviour.md §1.1, §1.4), and eviction on demand → ResyncRequiredError (§1.6);
+// - delta payloads without extended properties, as Graph sends them (§3.4): the marker and the CrmId are learnt by
+//   hydration, and items marked without the category by `findMarkedIds` (the `$filter` sweep, §3.3);
 // - items stored as Graph JSON, so tracking is read by the same rules as the Graph adapter (outlook-item.ts);
 // - PATCH semantics: top-level properties replace, `categories` replaces the array (§4), extended properties upsert
 //   by id and are never deleted (§3.2);
@@ -148,7 +150,7 @@ export class MemoryMailboxSource implements MailboxSource {
       // §2.2: later rounds report changes to events outside the window as removed ("only out of view").
       const gone = (item: StoredItem) => item.deleted || (state.w !== undefined && !inWindow(item.data, state.w));
       const raws: JsonValue[] = served.map((item) =>
-        gone(item) ? { '@odata.type': graphType(item.kind), id: item.id, '@removed': { reason: 'deleted' } } : structuredClone(item.data),
+        gone(item) ? { '@odata.type': graphType(item.kind), id: item.id, '@removed': { reason: 'deleted' } } : deltaPayload(item.data),
       );
       raws.push(...(box.malformed.get(stream.id) ?? []));
       box.malformed.delete(stream.id);
@@ -190,6 +192,23 @@ export class MemoryMailboxSource implements MailboxSource {
     box.requests += 1;
     const found = this.findStamped(box, kind, crmId);
     return found ? this.hydrate(box, found) : null;
+  }
+
+  async findMarkedIds(mailbox: string, stream: StreamRef): Promise<string[]> {
+    const box = this.enter(mailbox, 'findMarkedIds');
+    // To Do has no extended properties (§3.5): nothing to filter, no request.
+    if (stream.kind === 'task') return [];
+    const marked = [...box.items.values()].filter(
+      (item) =>
+        !item.deleted &&
+        item.kind === stream.kind &&
+        item.container === stream.container &&
+        // §3.3: the value comparison of an extended-property filter is case-insensitive.
+        (propertyValue({ singleValueExtendedProperties: propertyList(item.data.singleValueExtendedProperties) }, this.ids.tracked) ?? '').toLowerCase() === 'true',
+    );
+    // One `$filter` page per 100 ids (the Graph adapter's $top), at least one.
+    box.requests += Math.max(1, Math.ceil(marked.length / 100));
+    return marked.map((item) => item.id);
   }
 
   async createItem(
@@ -477,6 +496,14 @@ export class MemoryMailboxSource implements MailboxSource {
     const item = this.live(box, id);
     return hasCategory(stringArray(item.data.categories), box.categoryName ?? this.defaultCategoryName);
   }
+}
+
+/** What a delta entry carries of a stored item: never extended properties (graph-behaviour.md §3.4). */
+function deltaPayload(data: JsonObject): JsonObject {
+  const payload = structuredClone(data);
+  delete payload.singleValueExtendedProperties;
+  delete payload.multiValueExtendedProperties;
+  return payload;
 }
 
 function graphType(kind: ItemKind): string {

@@ -1,7 +1,7 @@
 // Appointments: Graph `event` ↔ Dataverse `appointment` (DESIGN.md §7; graph-behaviour.md §2.2, §7;
 // dataverse-behaviour.md §4.2, §4.4, §6 "Appointment Time" is one aggregated, fixed mapping).
-import type { FieldValues, JsonValue } from '../model';
-import { isDateOnly, normDate, normDateTimeTimeZone, parseInstant } from '../normalize';
+import type { FieldValues, JsonObject, JsonValue } from '../model';
+import { isDateOnly, normDate, parseInstant, readDateTimeTimeZone } from '../normalize';
 import { crmColumn, itemBody, scalar, valueOf } from './fields';
 import { importance } from './task';
 import { defineKind, type FieldDescriptor } from './types';
@@ -19,7 +19,7 @@ function allDayOf(values: FieldValues): boolean {
 function readOutlookBoundary(data: Record<string, JsonValue>, property: 'start' | 'end'): unknown {
   const value = data[property];
   if (data.isAllDay === true) return normDate(at(value, 'dateTime'));
-  return normDateTimeTimeZone(value);
+  return readDateTimeTimeZone(value);
 }
 
 function readCrmBoundary(record: { data: Record<string, JsonValue> }, column: string): unknown {
@@ -94,15 +94,48 @@ function showAsOfCrm(statuscode: unknown): string | null {
   }
 }
 
-/** Graph's attendee list holds required and optional attendees in one property, so both are written together. */
-function outlookAttendees(values: FieldValues): Record<string, JsonValue> {
-  const attendee = (type: string) => (address: string) => ({ type, emailAddress: { address } });
-  return {
-    attendees: [
-      ...asStrings(valueOf(values, 'requiredAttendees')).map(attendee('required')),
-      ...asStrings(valueOf(values, 'optionalAttendees')).map(attendee('optional')),
-    ],
+/**
+ * Graph's attendee list holds required and optional attendees in one property and a PATCH replaces it whole, so the
+ * write edits the current list (when the caller passes the item): resource attendees (rooms, equipment) and every
+ * kept attendee's name and response stay as they are, a kept attendee whose type changed gets the new type only,
+ * attendees no longer in the merged sets are dropped and new addresses are appended. Addresses compare without case.
+ */
+function outlookAttendees(values: FieldValues, current: JsonObject | undefined): Record<string, JsonValue> {
+  // Wanted (type, address) pairs, in merged order; an address in both sets is one attendee of each type, as read.
+  const wanted: { type: 'required' | 'optional'; key: string; used: boolean }[] = [];
+  for (const type of ['required', 'optional'] as const) {
+    const field = type === 'required' ? 'requiredAttendees' : 'optionalAttendees';
+    for (const address of asStrings(valueOf(values, field))) wanted.push({ type, key: address.toLowerCase(), used: false });
+  }
+  const kept: JsonValue[] = [];
+  const existing = Array.isArray(current?.attendees) ? current.attendees : [];
+  const keyOf = (attendee: JsonObject): string | null => {
+    const address = at(attendee, 'emailAddress', 'address');
+    return typeof address === 'string' && address.trim() !== '' ? address.trim().toLowerCase() : null;
   };
+  // First pass: entries whose type is still wanted keep everything; second pass: an entry whose address is wanted
+  // under the other type only is kept with that type.
+  const claim = new Map<JsonObject, (typeof wanted)[number]>();
+  for (const sameType of [true, false]) {
+    for (const attendee of existing) {
+      if (!isObject(attendee) || attendee.type === 'resource' || claim.has(attendee)) continue;
+      const key = keyOf(attendee);
+      const pair = wanted.find((w) => !w.used && w.key === key && (w.type === attendee.type) === sameType);
+      if (pair) {
+        pair.used = true;
+        claim.set(attendee, pair);
+      }
+    }
+  }
+  for (const attendee of existing) {
+    if (!isObject(attendee)) continue;
+    const pair = claim.get(attendee);
+    // Rooms and entries without an address are nothing the CRM holds or removes: they stay as they are.
+    if (attendee.type === 'resource' || keyOf(attendee) === null) kept.push(attendee);
+    else if (pair) kept.push(attendee.type === pair.type ? attendee : { ...attendee, type: pair.type });
+  }
+  for (const pair of wanted) if (!pair.used) kept.push({ type: pair.type, emailAddress: { address: pair.key } });
+  return { attendees: kept };
 }
 
 /** The whole party list is written at once (replace semantics are UNCONFIRMED, dataverse-behaviour.md §4.2). */
@@ -133,7 +166,7 @@ function attendeeField(field: string, type: string, mask: number): FieldDescript
     group: 'parties',
     outlookTargets: ['attendees'],
     crmTargets: [`party:${mask}`],
-    outlook: { read: (data) => attendeesOfType(data, type), write: (_v, values) => outlookAttendees(values) },
+    outlook: { read: (data) => attendeesOfType(data, type), write: (_v, values, ctx) => outlookAttendees(values, ctx.item?.data) },
     crm: { read: (record) => partyAddresses(record, mask), write: (_v, values) => crmParties(values) },
   };
 }

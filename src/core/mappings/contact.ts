@@ -7,6 +7,24 @@ import { crmColumn, mapiString, scalar, valueOf } from './fields';
 import { defineKind, type FieldDescriptor } from './types';
 import { asString, asStrings, at, attr, dateToMidnightUtc, FORMATTED, LOOKUP_LOGICAL_NAME, readExtended, writeExtended } from './wire';
 
+/**
+ * Graph `emailAddress` entries for these addresses. An address the item already has (compared without case) keeps its
+ * entry's display name: the CRM has no column for it, and replacing it with the address would erase what the user
+ * typed. A new address is named by itself, as Outlook shows an address without a name.
+ */
+function emailEntries(addresses: readonly string[], current: JsonValue | undefined): JsonValue[] {
+  const names = new Map<string, JsonValue>();
+  for (const entry of Array.isArray(current) ? current : []) {
+    const address = at(entry, 'address');
+    const name = at(entry, 'name');
+    if (typeof address === 'string' && typeof name === 'string' && name.trim() !== '') {
+      const key = address.trim().toLowerCase();
+      if (!names.has(key)) names.set(key, name);
+    }
+  }
+  return addresses.map((address) => ({ address, name: names.get(address.toLowerCase()) ?? address }));
+}
+
 /** Graph list property ↔ up to N Dataverse columns, in order (emailAddresses ↔ emailaddress1..3, phones). */
 function listToColumns(
   field: string,
@@ -27,8 +45,8 @@ function listToColumns(
         return isEmail ? items.map((e) => at(e, 'address')) : items;
       },
       // Graph lists have no holes: the canonical list is compacted, so index i here is column i on the CRM side.
-      write: (value: JsonValue) => ({
-        [graphProperty]: isEmail ? asStrings(value).map((address) => ({ address, name: address })) : asStrings(value),
+      write: (value: JsonValue, _values, ctx) => ({
+        [graphProperty]: isEmail ? emailEntries(asStrings(value), ctx.item?.data[graphProperty]) : asStrings(value),
       }),
     },
     crm: {

@@ -1,6 +1,6 @@
 // Tasks: To Do `todoTask` ↔ Dataverse `task` (DESIGN.md §7; graph-behaviour.md §2.5, §7; dataverse-behaviour.md §4.5).
 import type { JsonValue } from '../model';
-import { normDateTimeTimeZone } from '../normalize';
+import { readDateTimeTimeZone } from '../normalize';
 import { crmColumn, itemBody, scalar } from './fields';
 import { defineKind, type FieldDescriptor } from './types';
 import { attr, toDateTimeTimeZone } from './wire';
@@ -34,7 +34,7 @@ function zonedDate(field: string, graphProperty: string, crmAttribute: string, e
     outlookTargets: [graphProperty],
     crmTargets: [crmAttribute],
     outlook: {
-      read: (data) => normDateTimeTimeZone(data[graphProperty]),
+      read: (data) => readDateTimeTimeZone(data[graphProperty]),
       write: (value) => ({ [graphProperty]: toDateTimeTimeZone(value), ...(extraWrite ? extraWrite(value) : {}) }),
     },
     crm: crmColumn(crmAttribute),

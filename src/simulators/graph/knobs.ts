@@ -40,10 +40,13 @@
 //   conflictNextPatch          0      the next n PATCHes get 412 ErrorIrresolvableConflict even without If-Match (§8 [R]).
 // Authentication (graph-behaviour.md §9.4 error shape)
 //   acceptAnyBearer            true   bearer tokens that are not in the identity routes' `simtok.` format are accepted
-//                                     unchecked (plain-fetch callers: test/e2e's "Outlook on the web", bench/). Tokens
-//                                     in that format must have been issued by this simulator, be unexpired and carry
-//                                     this simulator's `.default` scope; otherwise, and for any token when false, 401
-//                                     InvalidAuthenticationToken.
+//                                     unchecked. On by default because plain-fetch callers that start the simulator
+//                                     with defaults send made-up tokens ("Outlook on the web" in test/e2e and
+//                                     test/functions, test/adapters/graph's plain-user edits, bench/). Tokens in that
+//                                     format must have been issued by this simulator, be unexpired and carry this
+//                                     simulator's `.default` scope (or Graph's app id); otherwise, and for any other
+//                                     token when false, 401 InvalidAuthenticationToken (§9.4 error shape). The adapter
+//                                     path (msal-node against the identity routes) passes with it off.
 //   tokenLifetimeSeconds       3599   `expires_in` of tokens issued by the identity routes (Entra: about an hour).
 // Writes and ids (§2.2, §8)
 //   enforceIfMatch             true   If-Match that differs from the current etag → 412 ErrorIrresolvableConflict

@@ -122,6 +122,14 @@ describe('Dataverse connector on the simulator', () => {
     expect((failure as TransientError).retryAfterInMs).toBe(5000);
     expect(h.sleeps).toEqual([5000, 5000, 5000]);
     expect(h.simulator.requestLog.count({ entitySet: 'contacts', status: 429 })).toBe(4);
+
+    // §3: giving up does not end the pause: the user's next request first sits out the last Retry-After.
+    h.sleeps.length = 0;
+    h.simulator.knobs.faults.length = 0;
+    h.simulator.requestLog.reset();
+    await drain(h, 'task', me, null);
+    expect(h.sleeps).toEqual([5000]);
+    expect(h.simulator.requestLog.count({ entitySet: 'tasks', status: 200 })).toBe(1);
   });
 
   it('does not sit out a Retry-After longer than the bound: the item is retried later instead', async () => {
@@ -130,6 +138,51 @@ describe('Dataverse connector on the simulator', () => {
     expect((failure as TransientError).retryAfterInMs).toBe(300_000);
     expect(h.sleeps).toEqual([]);
     expect(h.simulator.requestLog.count({ entitySet: 'contacts' })).toBe(1);
+  });
+
+  it('keeps every request of the user paused after giving up on a long Retry-After: later requests fail fast, unsent', async () => {
+    // dataverse-behaviour.md §3: "honour Retry-After (pause all requests of that user)… Continuing to hammer lengthens
+    // the Retry-After".
+    await start({ knobs: { faults: [{ ...THROTTLED, retryAfterSeconds: 300, times: 1, match: { entitySet: 'contacts' } }] } });
+    await expect(drain(h, 'contact', me, null)).rejects.toBeInstanceOf(TransientError);
+    h.simulator.requestLog.reset();
+    const apiRequests = () => h.requests.filter((r) => r.url.includes('/api/data/')).length;
+    const sentBefore = apiRequests();
+    const paused = await drain(h, 'task', me, null).then(() => null, (error: unknown) => error);
+    expect(paused).toBeInstanceOf(TransientError);
+    expect((paused as TransientError).retryAfterInMs).toBe(300_000);
+    expect(apiRequests()).toBe(sentBefore);
+    expect(h.simulator.requestLog.entries).toEqual([]);
+    expect(h.sleeps).toEqual([]);
+  });
+
+  it('sends If-None-Match: null on $expand reads, alone and in $batch parts, and only there (§2.1)', async () => {
+    await start();
+    const ids = ['00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002'];
+    for (const kind of ITEM_KINDS) {
+      const expands = kind === 'appointment' || kind === 'email';
+      h.requests.length = 0;
+      await h.connector.read(kind, ids.slice(0, 1), me);
+      const single = h.requests.filter((r) => r.url.includes('/api/data/'));
+      expect(single.map((r) => [r.method, r.headers['if-none-match']])).toEqual([['GET', expands ? 'null' : undefined]]);
+      h.requests.length = 0;
+      await h.connector.read(kind, ids, me);
+      const batch = h.requests.filter((r) => r.url.includes('/api/data/'));
+      expect(batch.map((r) => r.url.endsWith('$batch'))).toEqual([true]);
+      const partHeaders = (batch[0]?.body ?? '').split('\r\n').filter((line) => /^If-None-Match:/i.test(line));
+      expect(partHeaders).toEqual(expands ? ['If-None-Match: null', 'If-None-Match: null'] : []);
+    }
+  });
+
+  it('a create whose 503 came after the service applied it is retried into the same single record (§2.2, §3)', async () => {
+    await start({ knobs: { failAfterCommitNext: 1, failAfterCommitMode: 503 } });
+    h.simulator.requestLog.reset();
+    const created = await h.connector.create('contact', { attributes: { lastname: 'Once' } }, { actAs: me, idempotencyKey: 'after-commit' });
+    expect(created.id).toBe(deterministicCrmId('contact', 'after-commit'));
+    expect(h.simulator.control.count('contacts')).toBe(1);
+    // The first POST was applied (its answer replaced by a 503); the retry met it as a duplicate key.
+    const posts = h.simulator.requestLog.entries.filter((e) => e.method === 'POST' && e.entitySet === 'contacts');
+    expect(posts.map((e) => [e.status, e.answerLost])).toEqual([[204, 503], [412, undefined]]);
   });
 
   it('reads the parties of changed activities with one $batch per page (no $expand on change tracking)', async () => {

@@ -1,3 +1,4 @@
+import { dataverseTokenScope } from '../../../src/adapters/dataverse/auth';
 import { parseMultipart, parseRetryAfter } from '../../../src/adapters/dataverse/http';
 import { parseRow } from '../../../src/adapters/dataverse/records';
 import { deterministicCrmId, splitStateAttributes } from '../../../src/adapters/dataverse/scope';
@@ -81,6 +82,15 @@ describe('Dataverse adapter edges', () => {
     expect(parseRetryAfter('37', 0)).toBe(37_000);
     expect(parseRetryAfter(new Date(10_000).toUTCString(), 4_000)).toBe(6_000);
     expect(parseRetryAfter(null, 0)).toBeNull();
+  });
+
+  it('takes the token scope from the environment URL without `.api.` (dataverse-behaviour.md §5)', () => {
+    expect(dataverseTokenScope('https://contoso.api.crm.dynamics.com')).toBe('https://contoso.crm.dynamics.com/.default');
+    expect(dataverseTokenScope('https://contoso.api.crm4.dynamics.com/')).toBe('https://contoso.crm4.dynamics.com/.default');
+    expect(dataverseTokenScope('https://contoso.crm.dynamics.com/api/data/v9.2/')).toBe('https://contoso.crm.dynamics.com/.default');
+    expect(dataverseTokenScope('https://localhost:8444/')).toBe('https://localhost:8444/.default');
+    // no org label before `api`: nothing to strip
+    expect(dataverseTokenScope('https://api.crm.dynamics.com')).toBe('https://api.crm.dynamics.com/.default');
   });
 
   it('derives one UUID v5 per kind and key', () => {

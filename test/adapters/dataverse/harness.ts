@@ -1,5 +1,5 @@
 // The Dataverse connector wired to a fresh Dataverse simulator through the real auth path (msal-node client
-// credentials against the simulator's identity routes) and a recording fetch that can also lose a response.
+// credentials against the simulator's identity routes) and a recording fetch.
 import { DataverseCrmConnector, dataverseTokenProvider } from '../../../src/adapters/dataverse';
 import type { DataverseConnectorOptions } from '../../../src/adapters/dataverse';
 import { trustedFetch, type Fetch } from '../../../src/adapters/http/trusted-fetch';
@@ -39,7 +39,6 @@ export async function startHarness(
 
   const requests: RecordedRequest[] = [];
   let harness: Harness | null = null;
-  let loseNext = 0;
   const base = trustedFetch(simulator.caCert ?? undefined);
   const recording: Fetch = async (input, init) => {
     const headers: Record<string, string> = {};
@@ -52,12 +51,6 @@ export async function startHarness(
       const body = (await response.json()) as { value?: Record<string, unknown>[] };
       if (Array.isArray(body.value)) body.value = body.value.map(corrupt);
       return new Response(JSON.stringify(body), { status: response.status, headers: response.headers });
-    }
-    if (loseNext > 0 && init?.method === 'POST' && url.includes('/api/data/')) {
-      loseNext -= 1;
-      // The server applied the request; only its answer is lost on the way back.
-      await response.arrayBuffer();
-      throw new TypeError('fetch failed: socket hang up');
     }
     return response;
   };
@@ -99,8 +92,10 @@ export async function startHarness(
     reassign: async (kind, id, ownerId) => control.reassign(ENTITY_SETS[kind], id, ownerId),
     // dataverse-behaviour.md §1.5: tokens older than the retention fail with ExpiredVersionStamp.
     expireCursors: async () => control.expireDeltaTokens(),
+    // The simulator applies the next write and drops the connection instead of answering.
     loseNextCreateResponse: async () => {
-      loseNext += 1;
+      simulator.knobs.failAfterCommitNext += 1;
+      simulator.knobs.failAfterCommitMode = 'drop';
     },
   };
   harness = { simulator, connector, world, requests, me, other, sleeps, corruptRows: null, close: () => simulator.stop() };

@@ -1,6 +1,6 @@
 // The adapter's single retry layer, unit level: Retry-After parsing (graph-behaviour.md §5.1, §9.2) and the weighted
 // per-mailbox semaphore. The end-to-end retry and concurrency tests against the simulator are in graph-adapter.test.ts.
-import { DEFAULT_RETRY_POLICY, mayRetry, parseRetryAfter, retryDelayMs } from '../../../src/adapters/graph/retry';
+import { currentCallBudget, DEFAULT_RETRY_POLICY, mayRetry, middlewareRetries, parseRetryAfter, retryDelayMs, withCallBudget } from '../../../src/adapters/graph/retry';
 import { WeightedSemaphore } from '../../../src/adapters/graph/transport';
 
 describe('Retry-After', () => {
@@ -53,5 +53,33 @@ describe('WeightedSemaphore', () => {
     expect(peak).toBe(4);
     expect(order.indexOf('batch')).toBeLessThan(order.indexOf('c'));
     expect(order).toHaveLength(6);
+  });
+});
+
+describe('retry ownership and the call budget', () => {
+  it('the middleware retries idempotent requests on 429/503/504, a create POST only on 429, a $batch never (§9.2)', () => {
+    const url = 'https://localhost:8443/v1.0/users/a/contacts';
+    expect(['GET', 'PATCH', 'DELETE'].every((m) => [429, 503, 504].every((s) => middlewareRetries(m, url, s)))).toBe(true);
+    expect(middlewareRetries('POST', url, 429)).toBe(true);
+    expect(middlewareRetries('POST', url, 503)).toBe(false);
+    expect(middlewareRetries('POST', url, 504)).toBe(false);
+    expect(middlewareRetries('POST', 'https://localhost:8443/v1.0/$batch', 429)).toBe(false);
+    expect(middlewareRetries('GET', url, 500)).toBe(false);
+  });
+
+  it('one budget per call, shared by nested calls, well under the 10-minute Functions timeout', async () => {
+    expect(DEFAULT_RETRY_POLICY.maxCallDelayMs).toBeLessThanOrEqual(120_000);
+    const slept: number[] = [];
+    const policy = { ...DEFAULT_RETRY_POLICY, maxCallDelayMs: 1_000, sleep: async (ms: number) => void slept.push(ms) };
+    await withCallBudget(policy, async () => {
+      await currentCallBudget().sleep(600, policy);
+      await withCallBudget(policy, async () => {
+        expect(currentCallBudget().remainingMs).toBe(400);
+        expect(mayRetry(1, 500, policy)).toBe(false);
+        expect(mayRetry(1, 400, policy)).toBe(true);
+      });
+    });
+    await withCallBudget(policy, async () => expect(currentCallBudget().remainingMs).toBe(1_000));
+    expect(slept).toEqual([600]);
   });
 });

@@ -22,8 +22,10 @@ export interface SimulatedHarness extends MailboxSourceHarness {
   source: GraphMailboxSource;
   /** Every HTTP exchange the adapter made (after its semaphore), in order. */
   observations: RequestObservation[];
-  /** Waits the adapter's retry layer asked for, in ms (no real time passes). */
+  /** Waits the adapter's retry layer asked for, in ms (no real time passes: they advance a virtual clock). */
   sleeps: number[];
+  /** The adapter's clock: wall clock plus the virtual time its sleeps have advanced. */
+  now(): number;
   /** Builds another adapter on the same simulator (different options). */
   makeSource(overrides?: Partial<GraphMailboxSourceOptions>): GraphMailboxSource;
 }
@@ -34,6 +36,12 @@ export async function startSimulatedHarness(options: { knobs?: Partial<GraphKnob
   sim.control.createUser(mailbox, 'Adele Vance');
   const observations: RequestObservation[] = [];
   const sleeps: number[] = [];
+  let slept = 0;
+  const now = (): number => Date.now() + slept;
+  const recordSleep = async (ms: number): Promise<void> => {
+    sleeps.push(ms);
+    slept += ms;
+  };
   const fetch = trustedFetch(sim.caCert);
   const makeSource = (overrides: Partial<GraphMailboxSourceOptions> = {}) =>
     new GraphMailboxSource({
@@ -48,18 +56,19 @@ export async function startSimulatedHarness(options: { knobs?: Partial<GraphKnob
       categoryName: CATEGORY,
       maxPageSize: options.maxPageSize ?? 5,
       retry: {
-        sleep: async (ms) => {
-          sleeps.push(ms);
-        },
+        sleep: recordSleep,
+        now,
         ...options.retry,
       },
       onRequest: (_mailbox, observation) => observations.push(observation),
       ...overrides,
+      // Retry overrides refine the harness policy (its recorded sleeps and virtual clock) rather than replace it.
+      ...(overrides.retry ? { retry: { sleep: recordSleep, now, ...options.retry, ...overrides.retry } } : {}),
     });
   const source = makeSource();
   const world = new OutlookWebUser(sim, fetch, mailbox);
   await world.signIn();
-  const now = Date.now();
+  const started = Date.now();
   const day = 86_400_000;
   return {
     sim,
@@ -71,7 +80,8 @@ export async function startSimulatedHarness(options: { knobs?: Partial<GraphKnob
     productGuid: PRODUCT_GUID,
     productName: PRODUCT_NAME,
     categoryName: CATEGORY,
-    window: { start: new Date(now - 30 * day).toISOString(), end: new Date(now + 365 * day).toISOString() },
+    now,
+    window: { start: new Date(started - 30 * day).toISOString(), end: new Date(started + 365 * day).toISOString() },
     world: world.driver(),
     close: () => sim.stop(),
   };

@@ -7,6 +7,7 @@ import type { Clock } from '../../../src/ports/clock';
 import type { CrmChangePage, CrmConnector, CrmUser, CrmWriteOptions } from '../../../src/ports/crm-connector';
 import type { LogFields, Logger } from '../../../src/ports/logger';
 import type { DeltaPage, ItemRef, MailboxSource, StreamRef } from '../../../src/ports/mailbox-source';
+import { ItemRejectedError } from '../../../src/ports/errors';
 import type { ChangeRecord, ChangeRow, CommitResult, CommitUnit, Lease, RunSummary, StateStore } from '../../../src/ports/state-store';
 import { InMemoryCrmConnector } from '../../../src/adapters/memory/crm-connector';
 import { MemoryMailboxSource } from '../../../src/adapters/memory/mailbox-source';
@@ -66,7 +67,11 @@ export class Writes {
   readonly byName: Record<string, number> = {};
   total = 0;
   dead = false;
-  constructor(private readonly crashAfter: number | null = null) {}
+  constructor(
+    private readonly crashAfter: number | null = null,
+    /** Runs after each successful write, before the crash check: a slow call, a clock that moves on meanwhile. */
+    private readonly afterWrite: (name: string) => void = () => undefined,
+  ) {}
 
   check(): void {
     if (this.dead) throw new SimulatedCrash();
@@ -75,6 +80,7 @@ export class Writes {
   written(name: string): void {
     this.byName[name] = (this.byName[name] ?? 0) + 1;
     this.total += 1;
+    this.afterWrite(name);
     if (this.crashAfter !== null && this.total >= this.crashAfter) {
       this.dead = true;
       throw new SimulatedCrash();
@@ -90,7 +96,20 @@ export class Writes {
 export class CountingMailboxSource implements MailboxSource {
   /** Runs once, right before the next updateItem reaches the mailbox: a user's edit racing our write. */
   beforeNextUpdate: ((ref: ItemRef) => void) | null = null;
-  constructor(private readonly inner: MailboxSource, private readonly writes: Writes) {}
+  /** Forwarded only when the inner source has it (the port's method is optional). */
+  readonly findMarkedIds?: (mailbox: string, stream: StreamRef) => Promise<string[]>;
+  /** Streams findMarkedIds was called for, in order. */
+  readonly markerSearches: string[] = [];
+  constructor(private readonly inner: MailboxSource, private readonly writes: Writes) {
+    const find = inner.findMarkedIds?.bind(inner);
+    if (find) {
+      this.findMarkedIds = async (mailbox, stream) => {
+        this.writes.check();
+        this.markerSearches.push(stream.id);
+        return find(mailbox, stream);
+      };
+    }
+  }
   async listStreams(mailbox: string): Promise<StreamRef[]> {
     this.writes.check();
     return this.inner.listStreams(mailbox);
@@ -143,18 +162,42 @@ export class CountingMailboxSource implements MailboxSource {
   }
 }
 
+/** CRM records the Dataverse adapter could not validate, as it reports them (dataverse-behaviour.md, zod at the edge). */
+export interface MalformedCrm {
+  /** Ids whose change-feed entry fails validation: the page carries them as failures instead of changes. */
+  inFeed: Set<string>;
+  /** Ids whose record fails validation on a read by id: like the Dataverse connector, the whole `read` call throws. */
+  onRead: Set<string>;
+}
+
 export class CountingCrm implements CrmConnector {
-  constructor(private readonly inner: CrmConnector, private readonly writes: Writes) {}
+  constructor(
+    private readonly inner: CrmConnector,
+    private readonly writes: Writes,
+    private readonly malformed: MalformedCrm = { inFeed: new Set(), onRead: new Set() },
+  ) {}
   async resolveUser(mailboxAddress: string): Promise<CrmUser | null> {
     this.writes.check();
     return this.inner.resolveUser(mailboxAddress);
   }
   async readChanges(kind: ItemKind, user: CrmUser, cursor: string | null, onPage: (page: CrmChangePage) => Promise<void>): Promise<void> {
     this.writes.check();
-    return this.inner.readChanges(kind, user, cursor, onPage);
+    return this.inner.readChanges(kind, user, cursor, async (page) => {
+      const bad = page.changes.filter((change) => this.malformed.inFeed.has(change.id));
+      await onPage({
+        ...page,
+        changes: page.changes.filter((change) => !this.malformed.inFeed.has(change.id)),
+        failures: [...page.failures, ...bad.map((change) => ({ id: change.id, reason: 'crm-invalid-record', detail: 'injected: the entry did not validate' }))],
+      });
+    });
   }
+  /** Ids of every read call, in order. */
+  readonly readCalls: string[][] = [];
   async read(kind: ItemKind, ids: readonly string[], user: CrmUser): Promise<Map<string, CrmRecord | null>> {
     this.writes.check();
+    this.readCalls.push([...ids]);
+    const bad = ids.find((id) => this.malformed.onRead.has(id));
+    if (bad) throw new ItemRejectedError('crm-invalid-record', `injected: record ${bad} did not validate`);
     return this.inner.read(kind, ids, user);
   }
   isInScope(record: CrmRecord, user: CrmUser): boolean {
@@ -310,6 +353,11 @@ export class World {
   readonly user: CrmUser;
   settings = mailboxSettings();
   writes = new Writes();
+  /** Runs after every successful write of every later `deps()` (see Writes). */
+  afterWrite: (name: string) => void = () => undefined;
+  readonly malformedCrm: MalformedCrm = { inFeed: new Set(), onRead: new Set() };
+  /** The decorated CRM of the latest `deps()` (its read log). */
+  countingCrm: CountingCrm;
   faultyStore: FaultyStore;
   private idCounter = 0;
   private generation = 0;
@@ -318,17 +366,19 @@ export class World {
     this.user = this.crm.addUser({ address: MAILBOX });
     this.faultyStore = new FaultyStore(this.store, this.writes);
     this.mailboxSource = new CountingMailboxSource(this.outlook, this.writes);
+    this.countingCrm = new CountingCrm(this.crm, this.writes, this.malformedCrm);
   }
 
   /** A fresh worker process over the same services; `crashAfter` kills it right after that many writes. */
   deps(crashAfter: number | null = null): CycleDeps {
     this.generation += 1;
-    this.writes = new Writes(crashAfter);
+    this.writes = new Writes(crashAfter, (name) => this.afterWrite(name));
     this.faultyStore = new FaultyStore(this.store, this.writes);
     this.mailboxSource = new CountingMailboxSource(this.outlook, this.writes);
+    this.countingCrm = new CountingCrm(this.crm, this.writes, this.malformedCrm);
     return {
       mailboxSource: this.mailboxSource,
-      crm: new CountingCrm(this.crm, this.writes),
+      crm: this.countingCrm,
       store: this.faultyStore,
       clock: this.clock,
       logger: this.logger,

@@ -1,12 +1,14 @@
 // The commands of the model-based suite (sync-lessons.md §5.4): users on both sides, service faults, and cycles. Each
 // user command's `check` is a precondition on the reference model; `run` acts on both the model and the world.
 import fc from 'fast-check';
-import { CYCLE_GAP_MS, MAILBOX } from './model-world';
+import { MAILBOX } from './model-world';
 import { FULL_RECONCILE_LIMIT, NORMAL_RECONCILE_LIMIT, Runner, type RunnerOptions } from './harness';
 import { AVOID_KNOWN_ISSUES, FIELDS, halfLinked, type KnownIssues, type Kind, type ModelItem, type ReferenceModel, type Values } from './reference';
 
 export const MAX_ITEMS = 7;
 const USER_STEP_MS = 1_000;
+/** Longer than the core's conflict skew tolerance (2 min at the time of writing). */
+const APART_MS = 150_000;
 
 export type ModelCommand = fc.AsyncCommand<ReferenceModel, Runner>;
 
@@ -116,7 +118,15 @@ export class EditCrm extends ItemCommand {
 
 /** Both sides edit the same pair before a cycle: the same field (a true conflict) or different fields (no conflict). */
 export class EditBoth extends ItemCommand {
-  constructor(pick: number, readonly sameField: boolean, readonly outlookValue: number, readonly crmValue: number, readonly crmFirst: boolean) {
+  /** `apart`: the second edit comes later than the core's skew tolerance, so "the later change wins" is decidable. */
+  constructor(
+    pick: number,
+    readonly sameField: boolean,
+    readonly outlookValue: number,
+    readonly crmValue: number,
+    readonly crmFirst: boolean,
+    readonly apart = false,
+  ) {
     super(pick);
   }
   accept(item: ModelItem): boolean {
@@ -138,12 +148,12 @@ export class EditBoth extends ItemCommand {
     };
     if (this.crmFirst) editCrm();
     else editOutlook();
-    runner.world.tick(USER_STEP_MS);
+    runner.world.tick(this.apart ? APART_MS : USER_STEP_MS);
     if (this.crmFirst) editOutlook();
     else editCrm();
   }
   label(): string {
-    return `new EditBoth(${this.pick}, ${this.sameField}, ${this.outlookValue}, ${this.crmValue}, ${this.crmFirst})`;
+    return `new EditBoth(${this.pick}, ${this.sameField}, ${this.outlookValue}, ${this.crmValue}, ${this.crmFirst}, ${this.apart})`;
   }
 }
 
@@ -170,7 +180,7 @@ export class DeleteInCrm extends ItemCommand {
   accept(item: ModelItem): boolean {
     // Re-tracking an unlinked item whose CRM record is gone makes a new record on purpose (planner
     // `retracked-crm-gone-create-in-crm`): the model keeps that case out rather than call it a resurrection.
-    return live('c')(item) && !(item.link === 'unlinked' && item.tracked && item.o === 'live');
+    return live('c')(item) && !(item.link === 'unlinked' && item.tracked && item.o === 'live') && !(this.avoid.crashBeforeLinkCommit && halfLinked(item));
   }
   act(item: ModelItem, runner: Runner): void {
     runner.world.deleteInCrm(item);
@@ -233,6 +243,8 @@ export class MoveMessage extends ItemCommand {
   act(item: ModelItem, runner: Runner): void {
     runner.world.moveMessage(item);
     item.moved = true;
+    // Changes the Inbox delta has not delivered yet are now out of its view too: only reconciliation can find them.
+    if (item.dirty) item.silent = true;
   }
   label(): string {
     return `new MoveMessage(${this.pick})`;
@@ -262,8 +274,11 @@ abstract class WorldCommand implements ModelCommand {
 }
 
 export class EvictGraphCursors extends WorldCommand {
-  async run(_model: ReferenceModel, runner: Runner): Promise<void> {
+  async run(model: ReferenceModel, runner: Runner): Promise<void> {
     runner.world.outlook.evict(MAILBOX);
+    // Removals not yet read are lost with the cursor (graph-behaviour.md §1.6): only the sweep of linked mappings, or
+    // reconciliation, finds those deletions now; a detached row of a deleted item may stay until its CRM side moves.
+    for (const item of model.items) if (item.o === 'gone' && item.dirty) item.silent = true;
     runner.note(this.toString());
   }
   toString(): string {
@@ -366,10 +381,11 @@ export class Reconcile extends WorldCommand {
   }
 }
 
-/** Time passes between cycles without anything happening. */
+/** Time passes without a cycle (longer than the conflict skew tolerance), so later edits are clearly later. */
 export class Wait extends WorldCommand {
   async run(_model: ReferenceModel, runner: Runner): Promise<void> {
-    runner.world.tick(CYCLE_GAP_MS);
+    runner.world.tick(APART_MS);
+    runner.note(this.toString());
   }
   toString(): string {
     return 'new Wait()';
@@ -394,7 +410,8 @@ export const commandArbitraries: fc.Arbitrary<ModelCommand>[] = [
   fc.tuple(pick, fc.nat({ max: 1 }), fc.nat({ max: 2 })).map(([p, f, v]) => new EditCrm(p, f, v)),
   fc.tuple(pick, fc.nat({ max: 1 }), fc.nat({ max: 2 })).map(([p, f, v]) => new EditOutlook(p, f, v)),
   fc.tuple(pick, fc.nat({ max: 1 }), fc.nat({ max: 2 })).map(([p, f, v]) => new EditCrm(p, f, v)),
-  fc.tuple(pick, fc.boolean(), fc.nat({ max: 2 }), fc.nat({ max: 2 }), fc.boolean()).map(([p, same, o, c, first]) => new EditBoth(p, same, o, c, first)),
+  fc.tuple(pick, fc.boolean(), fc.nat({ max: 2 }), fc.nat({ max: 2 }), fc.boolean(), fc.boolean()).map(([p, same, o, c, first, apart]) => new EditBoth(p, same, o, c, first, apart)),
+  fc.constant(new Wait()),
   fc.tuple(pick, fc.boolean()).map(([p, drop]) => new DeleteInOutlook(p, drop)),
   pick.map((p) => new DeleteInCrm(p)),
   pick.map((p) => new Untrack(p)),

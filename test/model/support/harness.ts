@@ -31,6 +31,8 @@ export class Runner {
   /** Logical items whose Outlook item / CRM record was deleted (by a user or by the worker): never to come back. */
   private readonly gone = { outlook: new Set<number>(), crm: new Set<number>() };
   private findingsSeen = 0;
+  /** What the run exercised, for the profile's statistics. */
+  readonly stats = { cycles: 0, faulty: 0, crashed: 0, heldDeletes: 0, conflicts: 0, deletes: 0 };
 
   note(line: string): void {
     this.trace.push(line);
@@ -48,16 +50,28 @@ export class Runner {
       before.set(item.n, observed);
     }
     const cycleAt = this.world.workerClock.now().getTime();
+    const cursors = await this.world.store.listCursors(MAILBOX);
+    const noCursor = new Set<string>();
+    for (const [kind, prefix] of [['contact', 'contacts'], ['task', 'todo:'], ['email', 'inbox']] as const) {
+      const streams = kind === 'task' ? this.world.lists.map((list) => `${prefix}${list}`) : [prefix];
+      if (streams.some((stream) => !cursors.has(stream))) noCursor.add(kind);
+    }
     const outcome = await this.world.cycle({ crashAfter, reconcileLimit });
     this.note(`  → cycle ${this.world.audit.cycle}: ${outcome.summary?.outcome ?? 'crashed'}${outcome.faulty ? ' (faulty)' : ''} writes=${JSON.stringify(outcome.serviceWrites)}`);
     await this.checkSafety(outcome);
+    this.stats.cycles += 1;
+    if (outcome.faulty) this.stats.faulty += 1;
+    if (outcome.crashed) this.stats.crashed += 1;
+    this.stats.heldDeletes += outcome.summary?.heldDeletes ?? 0;
+    this.stats.conflicts += outcome.summary?.counts['conflicts'] ?? 0;
+    this.stats.deletes += outcome.deletes;
     const live = this.world.liveByTag();
     for (const item of this.model.items) {
       const observed = await this.world.observe(item, live);
       const pre = before.get(item.n);
       if (!pre) throw new Error('model: no pre-cycle observation');
       if (outcome.faulty) this.adoptAfterFault(item, observed);
-      else this.checkPrediction(item, observed, pre, cycleAt);
+      else this.checkPrediction(item, observed, pre, cycleAt, noCursor.has(item.kind));
       if (item.o === 'gone') this.gone.outlook.add(item.n);
       if (item.c === 'gone') this.gone.crm.add(item.n);
     }
@@ -115,14 +129,20 @@ export class Runner {
       for (const failure of outcome.summary.failures) {
         if (!/^(map|o|c):/.test(failure.key)) continue;
         if (this.model.avoid.commitFailedWithoutReason && failure.reason === 'commit-failed') continue;
-        const row = await this.world.store.getChange(MAILBOX, failure.key);
+        let row = await this.world.store.getChange(MAILBOX, failure.key);
+        if (!row && !failure.key.startsWith('map:')) {
+          // apply.ts recordFailure moves the failure of an `o:`/`c:` row onto its pair's `map:` row (the summary keeps
+          // the original key): accept a `map:` row with that reason.
+          const rows = await this.world.store.listDueChanges(MAILBOX, '9999-12-31T23:59:59.999Z', 1_000);
+          row = rows.find((candidate) => candidate.key.startsWith('map:') && candidate.reason === failure.reason) ?? null;
+        }
         if (!row || row.reason === null) fail(`failure ${failure.reason} of ${failure.key} has no change row with a reason (row: ${JSON.stringify(row)})`);
       }
     }
   }
 
   /** A clean cycle: the outcome of every item is what the reference model predicts. */
-  private checkPrediction(item: ModelItem, observed: Observed, pre: Observed, cycleAt: number): void {
+  private checkPrediction(item: ModelItem, observed: Observed, pre: Observed, cycleAt: number, initialRound: boolean): void {
     const expectation = expect1(item, { outlook: pre.outlookModified, crm: pre.crmModified });
     const after = withObserved(item, observed);
     const processed = shape(after) === shape(expectation.next);
@@ -136,7 +156,12 @@ export class Runner {
     const changeExpected =
       shape(expectation.next) !== shape(item) ||
       Object.entries(expectation.values).some(([field, allowed]) => !(allowed.length === 1 && allowed[0] === item.ov[field] && allowed[0] === item.cv[field]));
-    if ((item.silent || stampedAhead) && untouched && changeExpected) {
+    // Known issue (regressions.test.ts "a deletion during a delta round from no cursor"): no sweep, so it may wait.
+    const unsweptDeletion = this.model.avoid.initialRoundNoSweep && initialRound && item.o === 'gone';
+    // Detached rows (unlinked, deletedLocally) are neither swept nor reconciled: the deletion of either side is handled
+    // when a delta or the feed reports it, or when the other side next changes. Waiting is fine, nothing is written.
+    const detachedDeletion = item.link !== 'linked' && item.link !== 'none' && (item.o === 'gone' || item.c === 'gone');
+    if ((item.silent || stampedAhead || unsweptDeletion || detachedDeletion) && untouched && changeExpected) {
       Object.assign(item, after);
       return;
     }

@@ -67,6 +67,8 @@ export class ModelWorld {
   readonly settings: MailboxSettings;
   readonly lists: [string, string];
   rejectArmed = false;
+  /** Quiet by default; swap in a RecordingLogger to see a cycle's conflict log while debugging a counterexample. */
+  logger: Logger = quietLogger;
   /** Deletes an admin confirmed since the last cycle: they run outside the guard's budget (delete-guard.ts). */
   confirmedDeletes = 0;
   private ids = 0;
@@ -225,7 +227,7 @@ export class ModelWorld {
       crm: new CountingCrm(this.crmPort, writes),
       store: new FaultyStore(this.flaky, writes),
       clock: this.workerClock,
-      logger: quietLogger,
+      logger: this.logger,
       ids: () => `map-${(this.ids += 1).toString().padStart(5, '0')}`,
       owner: `worker-${this.generation}`,
     };

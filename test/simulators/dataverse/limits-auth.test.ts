@@ -1,7 +1,7 @@
 import { ConfidentialClientApplication, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
 import { trustedFetch, type Fetch } from '../../../src/adapters/http/trusted-fetch';
 import { startDataverseSimulator } from '../../../src/simulators/dataverse';
-import { startClient, type TestClient } from './client';
+import { idFromEntityId, startClient, values, type TestClient } from './client';
 
 function networkClient(fetchImpl: Fetch): INetworkModule {
   const send = async <T>(method: string, url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> => {
@@ -77,6 +77,32 @@ describe('Dataverse simulator: service protection, duplicate detection, authenti
     expect([hit.status, hit.headers.get('retry-after'), (hit.json['error'] as { code: string }).code]).toEqual([429, '7', '0x80072321']);
     expect((await c.post('contacts', { lastname: 'x' })).status).toBe(204);
     expect(c.sim.control.count('contacts')).toBe(1);
+  });
+
+  it('failAfterCommitNext (503): the create is applied although the client got the 503; reads and refused writes do not use it up', async () => {
+    // dataverse-behaviour.md §2.2 (create → 204), §2.5 (503 in the status map), §3 (retries meet the first attempt)
+    c.sim.knobs.failAfterCommitNext = 1;
+    expect((await c.get('contacts?$select=lastname')).status).toBe(200);
+    // a write the service refuses was not applied: it keeps the fault for the next one
+    expect((await c.post('contacts', { nosuchcolumn: 'x' })).status).toBe(400);
+    const lost = await c.post('contacts', { lastname: 'Applied' });
+    expect(lost.status).toBe(503);
+    expect(lost.json).toEqual({ error: { code: '', message: 'The service is temporarily unavailable. Please try again later.' } });
+    expect(values(await c.get('contacts?$select=lastname')).map((row) => row['lastname'])).toEqual(['Applied']);
+    expect(c.sim.knobs.failAfterCommitNext).toBe(0);
+    const created = c.sim.requestLog.entries.filter((entry) => entry.kind === 'create');
+    expect(created.map((entry) => [entry.status, entry.answerLost])).toEqual([[400, undefined], [204, 503]]);
+    expect((await c.post('contacts', { lastname: 'Answered' })).status).toBe(204);
+  });
+
+  it("failAfterCommitNext ('drop'): the PATCH is applied, the connection closes without an answer", async () => {
+    // dataverse-behaviour.md §2.3 (PATCH → 204); a lost response is what a client sees after a network failure
+    const id = idFromEntityId(await c.post('contacts', { lastname: 'Before' }));
+    c.sim.knobs.failAfterCommitNext = 1;
+    c.sim.knobs.failAfterCommitMode = 'drop';
+    await expect(c.patch(`contacts(${id})`, { lastname: 'After' }, { 'If-Match': '*' })).rejects.toThrow(/fetch failed/);
+    expect((await c.get(`contacts(${id})?$select=lastname`)).json['lastname']).toBe('After');
+    expect(c.sim.requestLog.entries.filter((entry) => entry.kind === 'update').map((entry) => entry.answerLost)).toEqual(['drop']);
   });
 
   it('concurrency limit: requests beyond the cap fail at once with 0x80072326', async () => {

@@ -1,5 +1,6 @@
 // The Entra ID token endpoint in the shape @azure/msal-node 3 uses for client credentials (shared/identity.ts), and
-// the bearer-token rule of the Graph routes (graph-behaviour.md §9.6: the SDK only sends Authorization to custom hosts).
+// the bearer-token rule of the Graph routes (graph-behaviour.md §9.6: the SDK only sends Authorization to custom hosts;
+// §9.4: a refused token is a 401 InvalidAuthenticationToken in Graph's error shape).
 import { ConfidentialClientApplication, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
 import { Client } from '@microsoft/microsoft-graph-client';
 import { Agent } from 'undici';
@@ -67,5 +68,88 @@ describe('Graph simulator: identity', () => {
     const noSecret = await post('grant_type=client_credentials&client_id=a&scope=x');
     expect(noSecret.status).toBe(401);
     expect(((await noSecret.json()) as JsonRecord)['error']).toBe('invalid_client');
+  });
+});
+
+describe('Graph simulator: bearer tokens it issued are checked (expiry, audience)', () => {
+  let t: GraphTestClient;
+  const upn = 'auth@contoso.test';
+  beforeEach(async () => {
+    t = await startTestSimulator();
+    t.sim.control.createUser(upn);
+  });
+  afterEach(() => t.stop());
+
+  const issue = async (scope: string): Promise<string> => {
+    const res = await t.fetch(t.sim.tokenEndpoint.tokenUrl(TENANT), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'app-1', client_secret: 's', scope }).toString(),
+    });
+    return String(((await res.json()) as JsonRecord)['access_token']);
+  };
+  /** The 401 of graph-behaviour.md §9.4's error shape: code, message, innerError with request-id and date. */
+  const expectRefused = (res: { status: number; body: JsonRecord; headers: Headers }, message: string) => {
+    expect(res.status).toBe(401);
+    const error = res.body['error'] as JsonRecord;
+    expect([error['code'], error['message']]).toEqual(['InvalidAuthenticationToken', message]);
+    expect(Object.keys(error['innerError'] as JsonRecord)).toEqual(expect.arrayContaining(['request-id', 'date']));
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
+  };
+
+  it('accepts an unexpired token for its own .default scope, refuses it once expired (simulator clock)', async () => {
+    const token = await issue(`${t.sim.baseUrl}.default`);
+    expect((await t.call('GET', `users/${upn}/contacts`, { token })).status).toBe(200);
+    t.sim.control.advanceClock(3_599_000);
+    expectRefused(await t.call('GET', `users/${upn}/contacts`, { token }), 'Lifetime validation failed, the token is expired.');
+    // the $batch envelope is checked the same way
+    expectRefused(await t.call('POST', '$batch', { token, body: { requests: [{ id: '1', method: 'GET', url: `/users/${upn}/contacts` }] } }), 'Lifetime validation failed, the token is expired.');
+    expect(t.sim.requestLog.list({ kind: 'contacts.list' }).map((e) => [e.status, e.authorized])).toEqual([[200, true], [401, false]]);
+  });
+
+  it("refuses a token issued for another resource's scope (audience), and identity tokens it did not issue", async () => {
+    const crmToken = await issue('https://contoso.crm.dynamics.com/.default');
+    expectRefused(await t.call('GET', `users/${upn}/contacts`, { token: crmToken }), 'Access token validation failure. Invalid audience.');
+    expectRefused(await t.call('GET', `users/${upn}/contacts`, { token: 'simtok.e30.forged' }), 'Access token validation failure.');
+    // Graph's application id is a Graph audience too
+    expect((await t.call('GET', `users/${upn}/contacts`, { token: await issue('00000003-0000-0000-c000-000000000000/.default') })).status).toBe(200);
+  });
+
+  it('acceptAnyBearer (default on, for plain-fetch callers) lets any other bearer string in; off, only issued tokens pass', async () => {
+    expect(t.sim.knobs.acceptAnyBearer).toBe(true);
+    expect((await t.call('GET', `users/${upn}/contacts`, { token: 'plain-string' })).status).toBe(200);
+    t.sim.knobs.acceptAnyBearer = false;
+    expectRefused(await t.call('GET', `users/${upn}/contacts`, { token: 'plain-string' }), 'IDX14100: JWT is not well formed, there are no dots (.).');
+    expectRefused(await t.call('GET', `users/${upn}/contacts`, { token: null }), 'Access token is empty.');
+    // an unauthenticated caller learns nothing about the URL
+    expectRefused(await t.call('GET', 'no/such/route', { token: 'plain-string' }), 'IDX14100: JWT is not well formed, there are no dots (.).');
+    const token = await issue(`${t.sim.baseUrl}.default`);
+    expect((await t.call('GET', `users/${upn}/contacts`, { token })).status).toBe(200);
+  });
+
+  it('with acceptAnyBearer off, msal-node and the Graph SDK work end to end (the adapter path)', async () => {
+    t.sim.knobs.acceptAnyBearer = false;
+    const send = async <T>(url: string, method: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> => {
+      const res = await t.fetch(url, { method, headers: options?.headers, body: options?.body });
+      const headers: Record<string, string> = {};
+      res.headers.forEach((v, k) => (headers[k] = v));
+      return { status: res.status, headers, body: (await res.json()) as T };
+    };
+    const app = new ConfidentialClientApplication({
+      auth: { clientId: 'app-1', clientSecret: 'secret', authority: t.sim.tokenEndpoint.authority(TENANT), knownAuthorities: [t.sim.tokenEndpoint.knownAuthority] },
+      system: { networkClient: { sendGetRequestAsync: (url, o) => send(url, 'GET', o), sendPostRequestAsync: (url, o) => send(url, 'POST', o) } },
+    });
+    const dispatcher = new Agent({ connect: { ca: t.sim.caCert } });
+    const client = Client.initWithMiddleware({
+      // the adapter asks for the origin of its Graph base URL + /.default (src/adapters/graph/auth.ts)
+      authProvider: { getAccessToken: async () => (await app.acquireTokenByClientCredential({ scopes: [`${new URL(t.sim.baseUrl).origin}/.default`] }))?.accessToken ?? '' },
+      baseUrl: t.sim.baseUrl,
+      customHosts: new Set(['localhost']),
+      fetchOptions: { dispatcher } as never,
+    });
+    const created = (await client.api(`/users/${upn}/contacts`).post({ givenName: 'Ada' })) as JsonRecord;
+    expect(created['givenName']).toBe('Ada');
+    expect(t.sim.requestLog.list({ kind: 'contacts.create' }).map((e) => [e.status, e.authorized])).toEqual([[201, true]]);
+    await dispatcher.close();
   });
 });
