@@ -15,7 +15,7 @@ const MAX_CYCLES = 200;
 
 export function firstSyncScale(): number {
   if (process.env.BENCH_FIRST_SYNC_SCALE) return Number(process.env.BENCH_FIRST_SYNC_SCALE);
-  return process.env.BENCH_FULL === '1' ? 1 : 0.1;
+  return process.env.BENCH_FULL === '1' ? 1 : 0.05;
 }
 
 export async function benchFirstSync(): Promise<BenchResult> {

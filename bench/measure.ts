@@ -13,6 +13,8 @@ export interface RequestCounts {
   crmSubrequests: number;
   /** Table Storage HTTP requests of the state store (leases, cursors, change rows, mappings, run summaries). */
   tables: number;
+  /** Graph and CRM responses with status 429 (throttled); the benchmarks turn throttling off, so this stays 0. */
+  throttled: number;
   /** `METHOD table shape` → count (env.ts tableRequestKind). */
   tablesByKind: Record<string, number>;
   /** `METHOD routeKind` → count, top-level Graph requests. */
@@ -39,13 +41,14 @@ export class RequestMeter {
   }
 
   counts(): RequestCounts {
-    const counts: RequestCounts = { graph: 0, graphSubrequests: 0, crm: 0, crmSubrequests: 0, tables: this.world.tableRequests() - this.tablesAtStart, tablesByKind: {}, graphByKind: {}, crmByKind: {} };
+    const counts: RequestCounts = { graph: 0, graphSubrequests: 0, crm: 0, crmSubrequests: 0, tables: this.world.tableRequests() - this.tablesAtStart, throttled: 0, tablesByKind: {}, graphByKind: {}, crmByKind: {} };
     for (const [kind, n] of Object.entries(this.world.tableRequestsByKind())) {
       const made = n - (this.tablesByKindAtStart[kind] ?? 0);
       if (made > 0) counts.tablesByKind[kind] = made;
     }
     for (const entry of this.world.graph.requestLog.list()) {
       if (entry.kind.startsWith('identity')) continue;
+      if (entry.status === 429) counts.throttled += 1;
       if (entry.viaBatch) {
         counts.graphSubrequests += 1;
         continue;
@@ -56,6 +59,7 @@ export class RequestMeter {
     }
     for (const entry of this.world.dataverse.requestLog.entries) {
       if (entry.kind === 'identity') continue;
+      if (entry.status === 429) counts.throttled += 1;
       if (entry.viaBatch) {
         counts.crmSubrequests += 1;
         continue;

@@ -73,6 +73,7 @@ async function main(): Promise<void> {
   if (childIndex >= 0) return child(process.argv[childIndex + 1] ?? '');
 
   const started = performance.now();
+  const loadAtStart = loadavg()[0] ?? 0;
   const results: BenchResult[] = [];
   for (const name of selected()) {
     process.stderr.write(`running ${name}…\n`);
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
   }
   const figures = results.flatMap((r) => r.figures);
   const report = {
-    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverage1m: loadavg()[0] },
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverage1m: { atStart: loadAtStart, atEnd: loadavg()[0] ?? 0 } },
     at: new Date().toISOString(),
     settings: {
       full: process.env.BENCH_FULL === '1',
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
   console.log(formatTable(figures));
   const failed = results.filter((r) => r.error);
   for (const r of failed) console.log(`\n${r.benchmark}: FAILED — ${r.error ?? ''}`);
-  console.log(`\n${figures.length} figures in ${(report.totalMs / 1000).toFixed(0)} s on ${report.machine.cores} cores (${report.machine.cpu}), Node ${report.machine.node}. Report written to ${path}; docs/benchmarks.md explains every figure.`);
+  console.log(`\n${figures.length} figures in ${(report.totalMs / 1000).toFixed(0)} s on ${report.machine.cores} cores (${report.machine.cpu}), Node ${report.machine.node}, load average ${loadAtStart.toFixed(1)} → ${report.machine.loadAverage1m.atEnd.toFixed(1)}. Report written to ${path}; docs/benchmarks.md explains every figure.`);
   if (failed.length > 0) process.exitCode = 1;
 }
 

@@ -5,7 +5,7 @@ import type { FieldConflict, MappingRow } from '../core/model';
 import type { Plan } from '../core/plan';
 import type { ChangeRow, CommitUnit } from '../ports/state-store';
 import { mappedChangeKey } from './collect';
-import { fnv1a64, canonicalJson, planPair } from './core-api';
+import { fnv1a64, canonicalJson, isDeferredPlan, OUT_OF_VIEW_DEFERRED, planPair } from './core-api';
 import { runDeleteGuard } from './delete-guard';
 import { executePlan, hasDelete, needsStamp, nextMapping, PartialExecutionError, writesOf, type Execution } from './execute';
 import { classifyError, failedRow, type ClassifiedError } from './failures';
@@ -113,6 +113,14 @@ async function planSlot(ctx: RunContext, slot: Slot): Promise<PlannedItem | null
     const plan = planPair(planInputOf(ctx, slot));
     ctx.tally.add(`plans.${plan.reason}`);
     if (slot.matchedBy) ctx.tally.add(`matched.${slot.matchedBy}`);
+    logUnreadable(ctx, slot, plan);
+    // Out of view with the item read directly (hydrate.ts outlookSideOf) leaves nothing to wait for: DESIGN.md §6
+    // says nothing happens, and reconciliation's direct reads carry a later content change. Kept, such rows would be
+    // retried forever for every event that left the calendar window.
+    if (isDeferredPlan(plan) && plan.reason !== OUT_OF_VIEW_DEFERRED) {
+      await deferRow(ctx, slot.row, plan.reason);
+      return null;
+    }
     return { slot, plan };
   } catch (error) {
     await recordFailure(ctx, slot.row, classifyError(error), slot.mapping);
@@ -286,6 +294,20 @@ async function failureOnPairRow(ctx: RunContext, row: ChangeRow, failed: ChangeR
   return { putChange, deleteChange: { key: row.key, ...(row.etag ? { etag: row.etag } : {}) } };
 }
 
+/**
+ * A deferred plan (core outcomes.ts: a side of a linked pair could not be hydrated, without evidence that it is gone)
+ * writes nothing, and its row is kept with a backoff and the plan's reason for a later cycle: deleting it would lose
+ * the change that brought the pair here. Not counted as the item's failure.
+ */
+async function deferRow(ctx: RunContext, row: ChangeRow, reason: string): Promise<void> {
+  ctx.tally.add('changes.deferred');
+  if (ctx.dryRun) return;
+  const deferred: ClassifiedError = { reason, detail: `deferred: ${reason}`, fatal: false, retryAfterMs: null, concurrency: false };
+  const next = failedRow(row, deferred, ctx.deps.clock.now(), ctx.options.backoff, ctx.options.jitter);
+  const [result] = await ctx.deps.store.commit(ctx.mailbox, [{ putChange: next }]);
+  if (!result?.ok) ctx.deps.logger.warn('could not keep a deferred change row', { key: row.key });
+}
+
 function noteFailure(ctx: RunContext, row: ChangeRow, classified: ClassifiedError): void {
   ctx.tally.add('items.failed');
   ctx.tally.fail(row.key, classified.reason, classified.detail);
@@ -314,6 +336,17 @@ export async function recordFailure(
   // The move lost a race with a newly recorded change: the failure stays on the row it was recorded on.
   if (!result?.ok && unit.deleteChange) [result] = await ctx.deps.store.commit(ctx.mailbox, [{ putChange: next }]);
   if (!result?.ok) ctx.deps.logger.warn('could not record the failure on its change row', { key: row.key });
+}
+
+/**
+ * Fields the plan left out because one side's value could not be read (an unknown time zone): neither side was
+ * written for them, the baseline kept its value. Logged with the reason so an admin can see why a field does not sync.
+ */
+function logUnreadable(ctx: RunContext, slot: Slot, plan: Plan): void {
+  for (const field of plan.unreadable ?? []) {
+    ctx.tally.add(`fields.unreadable.${field.reason}`);
+    ctx.deps.logger.warn('field left out: its value could not be read', { key: slot.row.key, field: field.field, side: field.side, reason: field.reason });
+  }
 }
 
 /** DESIGN.md §5: every true conflict is logged. Values are logged as short hashes: never bodies or addresses (§8). */

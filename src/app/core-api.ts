@@ -1,5 +1,6 @@
 // The few pure-core functions the app calls, in one place: the planner decides, the app only executes.
 import type { CrmRecord, FieldValues, ItemKind, OutlookItem } from '../core/model';
+import { differingFields } from '../core/compare';
 import { fieldsOfCrm, fieldsOfOutlook, hashFields } from '../core/fields';
 import { activeFields, DEFAULT_PRODUCT_GUID, directionOf, mappingFor } from '../core/mappings';
 import { plan, PENDING_CRM_ID } from '../core/planner';
@@ -8,6 +9,7 @@ import type { RunContext } from './run-context';
 
 export { canonicalJson, fnv1a64 } from '../core/hash';
 export { baselineAfterCreate } from '../core/after-create';
+export { isDeferredPlan, OUT_OF_VIEW_DEFERRED } from '../core/outcomes';
 export { PENDING_CRM_ID };
 
 export function planPair(input: PlanInput): Plan {
@@ -52,4 +54,13 @@ export function oneWayFieldsFrom(ctx: RunContext, kind: ItemKind, side: 'outlook
   return activeFields(fieldMappingOf(ctx, kind), ctx.settings.kinds[kind])
     .filter((field) => !field.createOnly && directionOf(field) === direction)
     .map((field) => field.field);
+}
+
+/**
+ * Whether `values` read on `side` differ from the baseline in a field that side can change, compared as the merge
+ * compares (per field type: an e-mail address without case), so reconciliation never reports what the merge ignores.
+ */
+export function differsFromBaseline(ctx: RunContext, kind: ItemKind, side: 'outlook' | 'crm', values: FieldValues, baseline: FieldValues): boolean {
+  const fields = activeFields(fieldMappingOf(ctx, kind), ctx.settings.kinds[kind]);
+  return differingFields(fields, values, baseline, fieldsSyncedFrom(ctx, kind, side)).length > 0;
 }

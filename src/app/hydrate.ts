@@ -390,9 +390,11 @@ export function outlookSideOf(slot: Slot): OutlookSide {
   // other kinds are addressed by id alone.
   if (item === null) return { state: 'gone' };
   // graph-behaviour.md §2.2: a calendarView removal of an event that still exists means it left the window; the same
-  // holds for a message moved to a folder no stream reads. It is out of view, not deleted (DESIGN.md §6, last row).
+  // holds for a message moved to a folder no stream reads. It is out of view, not deleted (DESIGN.md §6, last row:
+  // nothing happens). The item read directly goes with it: an unlink (CRM side deleted) clears its tracking. Its
+  // row is then resolved, not deferred (apply.ts planSlot).
   if (slot.row.outlookChange === 'removed' && slot.mapping?.outlookId === item.id && slot.matchedBy !== 'move') {
-    return { state: 'outOfView' };
+    return { state: 'outOfView', item };
   }
   return { state: 'present', item };
 }
@@ -414,6 +416,8 @@ export function planInputOf(ctx: RunContext, slot: Slot): PlanInput {
       ownerCrmUserId: ctx.user.id,
       now: ctx.startedAt.toISOString(),
       categoryName: ctx.settings.categoryName,
+      // Graph makes the mailbox owner the organizer of every event created in it (graph-behaviour.md §2).
+      ownerAddress: ctx.mailbox,
       ...(ctx.options.productGuid ? { productGuid: ctx.options.productGuid } : {}),
       ...(ctx.options.fieldMappings[slot.row.kind] ? { fieldMapping: ctx.options.fieldMappings[slot.row.kind] } : {}),
     },

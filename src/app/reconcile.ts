@@ -1,10 +1,10 @@
 // Phase 6: reconciliation (DESIGN.md §4.4, sync-lessons.md §4.11: change feeds miss deletions). A bounded number of
 // mappings, oldest `verifiedAt` first, are read directly on both sides; any whose item is gone or whose content left
 // the baseline gets a change row, which the next cycle applies. Every verified mapping gets a new `verifiedAt`.
-import type { CrmRecord, FieldValues, ItemKind, MappingRow, OutlookItem } from '../core/model';
+import type { CrmRecord, ItemKind, MappingRow, OutlookItem } from '../core/model';
 import type { ChangeRecord, CommitUnit } from '../ports/state-store';
 import { mappedChangeKey } from './collect';
-import { canonicalJson, crmFields, fieldsSyncedFrom, outlookFields } from './core-api';
+import { crmFields, differsFromBaseline, outlookFields } from './core-api';
 import { AuthError, InvariantError } from '../ports/errors';
 import { classifyError, type ClassifiedError } from './failures';
 import { learnedContainer, readCrmIsolated, readOutlookItems } from './hydrate';
@@ -100,7 +100,7 @@ function outlookFindings(ctx: RunContext, mapping: MappingRow, items: Map<string
     return [{ ...base, ...(mapping.outlookContainer ? { outlookContainer: mapping.outlookContainer } : {}), change: 'removed' }];
   }
   const untracked = !item.tracking.marker && !item.tracking.category;
-  const changed = untracked || differsFromBaseline(outlookFields(ctx, mapping.kind, item), mapping.baseline, fieldsSyncedFrom(ctx, mapping.kind, 'outlook'));
+  const changed = untracked || differsFromBaseline(ctx, mapping.kind, 'outlook', outlookFields(ctx, mapping.kind, item), mapping.baseline);
   return changed ? [{ ...base, outlookContainer: item.container, change: 'upsert', at: item.lastModified }] : [];
 }
 
@@ -118,16 +118,7 @@ function crmFindings(ctx: RunContext, mapping: MappingRow, records: Map<string, 
   };
   if (record === null) return [{ ...base, change: 'deleted' }];
   if (!ctx.deps.crm.isInScope(record, ctx.user)) return [{ ...base, change: 'outOfScope', at: record.modifiedOn }];
-  return differsFromBaseline(crmFields(ctx, mapping.kind, record), mapping.baseline, fieldsSyncedFrom(ctx, mapping.kind, 'crm'))
+  return differsFromBaseline(ctx, mapping.kind, 'crm', crmFields(ctx, mapping.kind, record), mapping.baseline)
     ? [{ ...base, change: 'upsert', at: record.modifiedOn }]
     : [];
-}
-
-/**
- * Compared field by field over the fields this side can change, not by whole-baseline hash: one-way and create-only
- * fields (companyName from the CRM, an e-mail's body) may legitimately differ on one side and must not look like a
- * change on every check.
- */
-export function differsFromBaseline(fields: FieldValues, baseline: FieldValues, synced: ReadonlySet<string>): boolean {
-  return [...synced].some((field) => canonicalJson(fields[field] ?? null) !== canonicalJson(baseline[field] ?? null));
 }

@@ -10,7 +10,15 @@ import type { Plan } from './plan';
  */
 export const OUT_OF_VIEW_DEFERRED = 'outlook-out-of-view-deferred';
 
-export const DEFERRED_REASONS: ReadonlySet<string> = new Set([OUT_OF_VIEW_DEFERRED]);
+/**
+ * A linked pair whose Outlook item (or CRM record) the app could not hydrate this cycle, without evidence that it is
+ * gone (`absent`: not read, the read failed transiently). Nothing can be merged, and dropping the change row would
+ * lose the change that brought the pair here (the same lost update as out of view): keep the row and retry.
+ */
+export const LINKED_OUTLOOK_UNKNOWN = 'linked-outlook-unknown';
+export const LINKED_CRM_UNKNOWN = 'linked-crm-unknown';
+
+export const DEFERRED_REASONS: ReadonlySet<string> = new Set([OUT_OF_VIEW_DEFERRED, LINKED_OUTLOOK_UNKNOWN, LINKED_CRM_UNKNOWN]);
 
 /** Whether the app must keep the change row (and retry it later) instead of deleting it after this plan. */
 export function isDeferredPlan(plan: Plan): boolean {

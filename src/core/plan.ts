@@ -15,13 +15,18 @@ import type {
   TrackedVia,
 } from './model';
 import type { KindMapping } from './mappings/types';
+import type { UnreadableField } from './unreadable';
 
 export type OutlookSide =
   | { state: 'present'; item: OutlookItem }
   /** Confirmed deleted: a delta removal that a direct read confirmed (404), or a direct read 404. */
   | { state: 'gone' }
-  /** Left the stream but still exists: an event outside the calendar window, a message moved to an untracked folder. */
-  | { state: 'outOfView' }
+  /**
+   * Left the stream but still exists: an event outside the calendar window, a message moved to an untracked folder.
+   * `item` when the app read it directly: the planner still defers any merge, but uses it to clear the marker and
+   * category when the pair is unlinked (CRM side deleted).
+   */
+  | { state: 'outOfView'; item?: OutlookItem }
   /** No Outlook item known for this pair. */
   | { state: 'absent' };
 
@@ -43,6 +48,18 @@ export interface PlanContext {
   productGuid?: string;
   /** The kind's mapping after admin overrides (`applyMappingOverrides`); defaults to the built-in mapping. */
   fieldMapping?: KindMapping;
+  /**
+   * `latest` conflicts: Graph and CRM timestamps closer than this count as equal and go to the tie-break
+   * (sync-lessons.md §1.3). Default DEFAULT_SKEW_TOLERANCE_MS (src/core/merge.ts), two minutes.
+   */
+  skewToleranceMs?: number;
+  /**
+   * The mailbox owner's SMTP address. Graph makes the mailbox owner the organizer of every event created in it
+   * (graph-behaviour.md §2). The planner records it as the organizer in the baseline of an appointment it creates in
+   * Outlook, and does not write an organizer equal to it to a CRM appointment that has none (dataverse-behaviour.md
+   * §6), so the cycle after the create writes nothing (DESIGN.md §5). Without it, that organizer is written once.
+   */
+  ownerAddress?: string;
 }
 
 export interface PlanInput {
@@ -88,4 +105,9 @@ export interface Plan {
   crm: CrmAction;
   mapping: MappingAction;
   conflicts: FieldConflict[];
+  /**
+   * Fields left out of this plan because one side's value could not be read (e.g. `unknown-time-zone`): neither side
+   * was written for them and the baseline keeps its value. Present only when non-empty; the app should log it.
+   */
+  unreadable?: UnreadableField[];
 }

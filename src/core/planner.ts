@@ -16,7 +16,7 @@ import { PARTY_ORGANIZER } from './mappings/appointment';
 import { merge } from './merge';
 import type { CrmRecord, FieldValues, JsonValue, MappingRow, OutlookItem, TrackedVia } from './model';
 import { sameValue } from './normalize';
-import { OUT_OF_VIEW_DEFERRED } from './outcomes';
+import { LINKED_CRM_UNKNOWN, LINKED_OUTLOOK_UNKNOWN, OUT_OF_VIEW_DEFERRED } from './outcomes';
 import type { CrmAction, MappingAction, OutlookAction, Plan, PlanContext, PlanInput, TrackingUpkeep } from './plan';
 import { skewToleranceOf, type PlanWithNotes } from './plan-options';
 import { CRM_OWNER_KEY, decideDeletion, isStillTracked, isTracked, supportsMarkerProperty, trackingInStep, type DeletionTrigger } from './rules';
@@ -29,6 +29,9 @@ export { fieldsOfCrm, fieldsOfOutlook, hashFields, isTracked };
  * stamp the new record's id on the Outlook item, and the app substitutes the id it got back for this placeholder.
  */
 export const PENDING_CRM_ID = '$created';
+
+/** The appointment mapping's one-way organizer field (src/core/mappings/appointment.ts). */
+const ORGANIZER_FIELD = 'organizer';
 
 interface Prepared {
   input: PlanInput;
@@ -76,6 +79,9 @@ function planUnmapped(p: Prepared): Plan {
       if (!crm.inScope) return plain('crm-out-of-scope-unmapped');
       return syncPair(p, item, crm.record, null, 'both', 'link-existing');
     }
+    // A stamp whose record is gone: the pair was linked (a crash lost the mapping commit after the create, or an
+    // add-in stamped it) and its CRM side was deleted. Creating it in the CRM again would resurrect the deleted record.
+    if (crm.state === 'gone' && item.crmId !== null) return stampedCrmDeleted(p, item, item.crmId);
     return createInCrm(p, item, `${context.kind}:${item.id}`, 'outlook-tracked-create-in-crm');
   }
   if (outlook.state === 'absent' && crm.state === 'present') {
@@ -96,26 +102,29 @@ function planLinked(p: Prepared, row: MappingRow): Plan {
       const item = outlook.item;
       if (!isStillTracked(item, row.crmId)) return outlookUntracked(p, row, item);
       if (crm.state === 'present') {
-        if (!crm.inScope) return crmOutOfScope(p, row, item);
+        if (!crm.inScope) return crmOutOfScope(p, row, item, crm.record);
         return syncPair(p, item, crm.record, row, row.trackedVia, null);
       }
       if (crm.state === 'gone') return crmDeleted(p, row, item);
-      return plain('linked-crm-unknown');
+      // Deferred (isDeferredPlan): the record could not be read, so the pending change is kept for a later cycle.
+      return plain(LINKED_CRM_UNKNOWN);
     }
     case 'gone': {
       if (crm.state !== 'present') return plain('both-deleted', NONE_OUTLOOK, NONE_CRM, { type: 'remove' });
       return outlookDeleted(p, row, crm.record, crm.inScope);
     }
     case 'outOfView': {
-      if (crm.state === 'gone') return crmDeleted(p, row, null);
-      // Out of view is no evidence of a delete (DESIGN.md §6) and the item is not at hand, so nothing can be merged:
-      // the plan writes nothing and asks the app to keep the change row for a later cycle (isDeferredPlan), instead
-      // of dropping whatever change brought the row here. An app that read the item directly passes it as present.
+      // The item, when the app read it directly, lets an unlink clear its marker and category.
+      if (crm.state === 'gone') return crmDeleted(p, row, outlook.item ?? null);
+      // Out of view is no evidence of a delete (DESIGN.md §6), and nothing is merged (even with the item at hand):
+      // the plan writes nothing and its reason is deferred (isDeferredPlan), so the app decides whether to keep the
+      // change row for a later cycle instead of dropping whatever change brought the row here.
       const decision = deletion(p, 'outlook-out-of-view', row, crm.state === 'present' ? crm.record : null, row.baseline);
       return plain(decision.effect === 'nothing' ? OUT_OF_VIEW_DEFERRED : decision.reason);
     }
     case 'absent':
-      return plain('linked-outlook-unknown');
+      // Deferred (isDeferredPlan): no evidence of a delete, and nothing to merge; the change row is kept.
+      return plain(LINKED_OUTLOOK_UNKNOWN);
   }
 }
 
@@ -175,7 +184,7 @@ function crmDeleted(p: Prepared, row: MappingRow, item: OutlookItem | null): Pla
   return plain(decision.reason, item ? clearTracking(item, true) : NONE_OUTLOOK, NONE_CRM, { type: 'remove' });
 }
 
-function crmOutOfScope(p: Prepared, row: MappingRow, item: OutlookItem): Plan {
+function crmOutOfScope(p: Prepared, row: MappingRow, item: OutlookItem, record: CrmRecord): Plan {
   const decision = deletion(p, 'crm-out-of-scope', row, null, row.baseline);
   switch (decision.effect) {
     case 'delete-other':
@@ -187,9 +196,44 @@ function crmOutOfScope(p: Prepared, row: MappingRow, item: OutlookItem): Plan {
         trackedVia: row.trackedVia,
         baseline: row.baseline,
       });
-    default:
-      return plain(decision.reason);
+    default: {
+      // The pair stays (tracked from Outlook), but the row must learn the record's new owner: a later CRM delete is
+      // judged by the owner remembered here (the `crm-deleted` contact row), and the app stores the record's version,
+      // so reconciliation stops re-recording a pair whose record did not change since.
+      const baseline: FieldValues = { ...row.baseline, [CRM_OWNER_KEY]: record.ownerId };
+      const current = row.baseline[CRM_OWNER_KEY] === record.ownerId && row.crmVersion === record.version;
+      if (current) return plain(decision.reason);
+      return plain(decision.reason, NONE_OUTLOOK, NONE_CRM, { type: 'put', state: row.state, trackedVia: row.trackedVia, baseline });
+    }
   }
+}
+
+/**
+ * An unmapped tracked item stamped with the id of a CRM record that is gone: the `crm-deleted` row of the deletion
+ * table for its kind, as for a linked pair. No row exists, so none is stored or removed. The contact row needs the CRM
+ * owner, which no baseline remembers here: without evidence that someone else owned it, the item is only unlinked.
+ */
+function stampedCrmDeleted(p: Prepared, item: OutlookItem, crmId: string): Plan {
+  if (p.context.kind === 'contact') return plain('crm-deleted-stamped-contact-unlink', clearTracking(item, true));
+  const outlookFields = fieldsOfOutlookIn(p, item);
+  const row: MappingRow = {
+    mapId: '',
+    kind: p.context.kind,
+    outlookId: item.id,
+    outlookContainer: item.container,
+    crmId,
+    state: 'linked',
+    trackedVia: 'both',
+    baseline: outlookFields,
+    baselineHash: '',
+    outlookVersion: item.changeKey,
+    crmVersion: null,
+    visitedEpoch: 0,
+    verifiedAt: null,
+  };
+  const decision = deletion(p, 'crm-deleted', row, null, outlookFields);
+  if (decision.effect === 'delete-other') return plain(decision.reason, { type: 'delete' });
+  return plain(decision.reason, clearTracking(item, true));
 }
 
 // ---- Unlinked / deletedLocally rows --------------------------------------------------------------------------------
@@ -258,11 +302,19 @@ function createInOutlook(p: Prepared, record: CrmRecord): Plan {
   const values = readCrmValues(p.mapping, p.fields, record);
   const writable = p.fields.filter((f) => directionOf(f) !== 'outlook-to-crm');
   const write = buildOutlookWrite(writable, nonNullFields(values, writable), values, p.productGuid) ?? { data: {} };
+  const baseline: Record<string, JsonValue> = { ...values, [CRM_OWNER_KEY]: record.ownerId };
+  // Graph makes the mailbox owner the organizer of the event it creates (graph-behaviour.md §2): the baseline says so,
+  // and syncPair does not write that organizer back to the CRM record (ownerOrganizerImplied), so the plan that
+  // follows the create neither writes nor rewrites the mapping (DESIGN.md §5).
+  const ownerAddress = p.context.ownerAddress;
+  if (p.context.kind === 'appointment' && ownerAddress && baseline[ORGANIZER_FIELD] == null && p.fields.some((f) => f.field === ORGANIZER_FIELD)) {
+    baseline[ORGANIZER_FIELD] = ownerAddress;
+  }
   return plain('crm-in-scope-create-in-outlook', { type: 'create', write, crmId: record.id }, NONE_CRM, {
     type: 'put',
     state: 'linked',
     trackedVia: 'crm',
-    baseline: { ...values, [CRM_OWNER_KEY]: record.ownerId },
+    baseline,
   });
 }
 
@@ -314,7 +366,11 @@ function syncPair(prepared: Prepared, item: OutlookItem, record: CrmRecord, row:
   // Writes are decided after derivation, so a derived value never disagrees with what a side holds.
   const differs = (side: FieldValues) => (f: FieldDescriptor) => !sameValue(f.spec.type, side[f.field], merged[f.field]);
   const outlookNames = synced.filter((f) => directionOf(f) !== 'outlook-to-crm').filter(differs(o)).map((f) => f.field);
-  const crmNames = synced.filter((f) => directionOf(f) !== 'crm-to-outlook').filter(differs(c)).map((f) => f.field);
+  const crmNames = synced
+    .filter((f) => directionOf(f) !== 'crm-to-outlook')
+    .filter(differs(c))
+    .filter((f) => !ownerOrganizerImplied(p, f, c, merged))
+    .map((f) => f.field);
   const outlookWrite = outlookNames.length ? buildOutlookWrite(p.fields, outlookNames, merged, p.productGuid, item) : null;
   const crmWrite = crmNames.length ? buildCrmWrite(p.fields, crmNames, merged) : null;
 
@@ -325,7 +381,13 @@ function syncPair(prepared: Prepared, item: OutlookItem, record: CrmRecord, row:
   const crmAction: CrmAction = crmWrite ? { type: 'update', write: crmWrite, ifMatch: record.version } : NONE_CRM;
 
   const baseline: FieldValues = { ...merged, [CRM_OWNER_KEY]: record.ownerId };
-  const unchangedRow = row !== null && row.state === 'linked' && canonicalJson(row.baseline as JsonValue) === canonicalJson(baseline as JsonValue);
+  // The row is rewritten when the item's id or folder changed with nothing else: a To Do task moved to another list
+  // gets a new id (graph-behaviour.md §1.4), a message moved between folders keeps its id but direct reads need the
+  // folder. A row that does not know its folder (written before the column existed) is not rewritten for that alone.
+  const sameOutlookPlace =
+    row !== null && row.outlookId === item.id && (row.outlookContainer === undefined || row.outlookContainer === null || row.outlookContainer === item.container);
+  const unchangedRow =
+    row !== null && row.state === 'linked' && sameOutlookPlace && sameBaseline(p.fields, row.baseline, baseline);
   const mappingAction: MappingAction = unchangedRow && row.trackedVia === trackedVia ? KEEP : { type: 'put', state: 'linked', trackedVia, baseline };
 
   const planned: Plan = {
@@ -336,6 +398,35 @@ function syncPair(prepared: Prepared, item: OutlookItem, record: CrmRecord, row:
     conflicts: result.conflicts,
   };
   return withNotes(planned, unreadable);
+}
+
+/**
+ * Baselines equal as the merge compares them (per field type: an address differing only in case is the same), so a
+ * spelling-only difference (the owner's address as configured vs as Graph returns it) does not rewrite the row.
+ */
+function sameBaseline(fields: readonly FieldDescriptor[], a: FieldValues, b: FieldValues): boolean {
+  const types = new Map(fields.map((f) => [f.field, f.spec.type]));
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const key of keys) {
+    const type = types.get(key);
+    const same = type ? sameValue(type, a[key] ?? null, b[key] ?? null) : canonicalJson(a[key] ?? null) === canonicalJson(b[key] ?? null);
+    if (!same) return false;
+  }
+  return true;
+}
+
+/**
+ * A CRM appointment without an organizer party, whose Outlook event the mailbox owner organizes, is no difference:
+ * Graph makes the mailbox owner the organizer of the event this worker created (graph-behaviour.md §2), and server-side
+ * sync does not fill the organizer of a CRM-created appointment either (dataverse-behaviour.md §6, "Organizer"). Writing
+ * the party would only echo our own create (DESIGN.md §5). Needs `ownerAddress`; without it the organizer is written
+ * once, as any one-way value the CRM lacks. Any other organizer, or a CRM organizer that differs, is still written.
+ */
+function ownerOrganizerImplied(p: Prepared, field: FieldDescriptor, crm: FieldValues, merged: FieldValues): boolean {
+  const ownerAddress = p.context.ownerAddress;
+  if (p.context.kind !== 'appointment' || field.field !== ORGANIZER_FIELD || !ownerAddress) return false;
+  const crmValue = crm[ORGANIZER_FIELD];
+  return (crmValue === null || crmValue === undefined) && sameValue(field.spec.type, merged[ORGANIZER_FIELD] ?? null, ownerAddress);
 }
 
 function syncReason(conflict: boolean, outlookWritten: boolean, crmWritten: boolean, tracking: boolean): string {

@@ -35,6 +35,8 @@ describe('the calendar window', () => {
     expect(world.writes.serviceWrites()).toEqual({ 'crm.create': 1, 'outlook.update': 1 });
     const mappings = await world.mappings('appointment');
     expect(mappings.map((m) => m.state)).toEqual(['linked', 'linked']);
+    // Read directly, the candidate is settled: no row is left to retry forever.
+    expect(await world.store.countChanges(MAILBOX)).toBe(0);
     const window = JSON.parse((await world.store.getCursor(MAILBOX, windowKey('calendar'))) ?? 'null') as { start: string; end: string };
     expect(window).toEqual({ start: new Date(movedAt - 30 * DAY).toISOString(), end: new Date(movedAt + 365 * DAY).toISOString() });
 
@@ -43,5 +45,25 @@ describe('the calendar window', () => {
     await world.cycle();
     expect(quiet.counts['streams.newWindow'] ?? 0).toBe(0);
     expect(world.writes.serviceWrites()).toEqual({});
+  });
+
+  it('unlinks an event that left the window when its CRM appointment was deleted, and clears its tracking', async () => {
+    const world = new World();
+    world.settings = { ...world.settings, calendarWindow: { pastDays: 30, futureDays: 365 } };
+    const eventId = world.outlook.userCreate(MAILBOX, 'appointment', 'calendar', taggedEvent('Kick-off', at(10)));
+    await world.cycle();
+    await world.cycle();
+    const [appointment] = world.crm.all('appointment');
+    world.clock.advance(200 * DAY);
+    world.crm.userDelete('appointment', appointment?.id ?? '');
+
+    const summary = await world.cycle();
+
+    // DESIGN.md §6: CRM deleted, appointment in the past → unlink. The event is out of view (left the new window),
+    // read directly, and its category and marker are cleared so it no longer shows as tracked.
+    expect(summary.failures).toEqual([]);
+    expect(world.writes.serviceWrites()).toEqual({ 'outlook.update': 1 });
+    expect(world.outlook.isTracked(MAILBOX, eventId)).toBe(false);
+    expect(await world.mappings('appointment')).toEqual([]);
   });
 });

@@ -82,7 +82,10 @@ function execute(input: PlanInput, p: Plan): PlanInput {
   if (p.mapping.type === 'remove') mapping = null;
   if (p.mapping.type === 'put') {
     const base = mapping ?? mappingRow(input.context.kind, {}, { outlookId: null, crmId: null });
-    mapping = { ...base, state: p.mapping.state, trackedVia: p.mapping.trackedVia, baseline: p.mapping.baseline, crmId: createdCrmId ?? base.crmId };
+    // The app fills in the ids, the folder and the versions from the two sides after executing (plan.ts MappingAction).
+    const placed = outlook.state === 'present' ? { outlookId: outlook.item.id, outlookContainer: outlook.item.container, outlookVersion: outlook.item.changeKey } : {};
+    const versioned = crm.state === 'present' ? { crmVersion: crm.record.version } : {};
+    mapping = { ...base, ...placed, ...versioned, state: p.mapping.state, trackedVia: p.mapping.trackedVia, baseline: p.mapping.baseline, crmId: createdCrmId ?? base.crmId };
   }
   return { ...input, outlook, crm, mapping };
 }

@@ -20,7 +20,13 @@ const TABLE: Row[] = [
   // ---- no mapping row --------------------------------------------------------------------------------------------
   ['tracked',   'inScope',    'none', '*',   'link-existing',                          'none',   'none',   'put:linked'],
   ['tracked',   'outOfScope', 'none', '*',   'crm-out-of-scope-unmapped',              'none',   'none',   'keep'],
-  ['tracked',   'gone',       'none', '*',   'outlook-tracked-create-in-crm',          'update', 'create', 'put:linked'],
+  // The fixture's item carries its CrmId stamp: a stamped record that is gone is the CRM-deleted row of §6, never a
+  // create (the crash-between-create-and-commit case). Without owner evidence a contact is only unlinked. An item
+  // without a stamp is created (pinned-bugs.test.ts).
+  ['tracked',   'gone',       'none', 'contact', 'crm-deleted-stamped-contact-unlink',  'update', 'none',   'keep'],
+  ['tracked',   'gone',       'none', 'appointment', 'crm-deleted-future-appointment',  'delete', 'none',   'keep'],
+  ['tracked',   'gone',       'none', 'task', 'crm-deleted-open-task',                  'delete', 'none',   'keep'],
+  ['tracked',   'gone',       'none', 'email', 'crm-deleted-email-unlink',              'update', 'none',   'keep'],
   ['tracked',   'absent',     'none', '*',   'outlook-tracked-create-in-crm',          'update', 'create', 'put:linked'],
   ['untracked', '*',          'none', '*',   'outlook-untracked',                      'none',   'none',   'keep'],
   ['gone',      '*',          'none', '*',   'outlook-gone-unmapped',                  'none',   'none',   'keep'],
@@ -39,6 +45,7 @@ const TABLE: Row[] = [
   ['tracked',   'gone',       'linked', 'appointment', 'crm-deleted-future-appointment', 'delete', 'none', 'remove'],
   ['tracked',   'gone',       'linked', 'task', 'crm-deleted-open-task',               'delete', 'none',   'remove'],
   ['tracked',   'gone',       'linked', 'email', 'crm-deleted-email-unlink',           'update', 'none',   'remove'],
+  // CRM record not read (absent): deferred (outcomes.ts DEFERRED_REASONS), the change row is kept and retried.
   ['tracked',   'absent',     'linked', '*', 'linked-crm-unknown',                     'none',   'none',   'keep'],
   ['untracked', 'inScope',    'linked', '*', 'untracked-unlink',                       'none',   'none',   'put:unlinked'],
   ['untracked', 'inScope',    'linked', 'appointment', 'untracked-future-own-appointment', 'update', 'delete', 'remove'],
@@ -63,6 +70,7 @@ const TABLE: Row[] = [
   ['outOfView', 'gone',       'linked', 'task', 'crm-deleted-open-task',               'delete', 'none',   'remove'],
   ['outOfView', 'gone',       'linked', 'email', 'crm-deleted-email-unlink',           'none',   'none',   'remove'],
   ['outOfView', 'absent',     'linked', '*', 'outlook-out-of-view-deferred',           'none',   'none',   'keep'],
+  // One side not read (absent): deferred too (outcomes.ts DEFERRED_REASONS), the change row is kept and retried.
   ['absent',    '*',          'linked', '*', 'linked-outlook-unknown',                 'none',   'none',   'keep'],
 
   // ---- unlinked (untracked earlier; the row is kept for re-linking) ------------------------------------------------

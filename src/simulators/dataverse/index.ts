@@ -119,6 +119,13 @@ function lowerHeaders(req: http.IncomingMessage): Record<string, string> {
   return headers;
 }
 
+/** A request that can change data: any method but GET, except a `$batch` whose parts are all GETs. */
+function isWrite(request: SimRequest): boolean {
+  if (request.method.toUpperCase() === 'GET') return false;
+  if (!/^\$batch$/i.test(request.path.replace(/^\/+/, ''))) return true;
+  return /^(POST|PATCH|PUT|DELETE) /im.test(request.body);
+}
+
 export async function startDataverseSimulator(options: DataverseSimulatorOptions = {}): Promise<DataverseSimulator> {
   const defaults = defaultKnobs();
   const knobs: DataverseKnobs = {
@@ -178,7 +185,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
         body,
       };
       const response = engine.handleTopLevel(request);
-      if (knobs.failAfterCommitNext > 0 && request.method.toUpperCase() !== 'GET' && response.status < 400) {
+      if (knobs.failAfterCommitNext > 0 && isWrite(request) && response.status < 400) {
         // The request was applied; its answer is lost on the way back (knob failAfterCommitNext).
         knobs.failAfterCommitNext--;
         const entry = engine.log[engine.log.length - 1];

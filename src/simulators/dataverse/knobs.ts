@@ -63,9 +63,9 @@ export interface DataverseKnobs {
   /** One-shot faults applied to top-level requests in order, before the request runs (nothing is applied). */
   faults: FaultSpec[];
   /**
-   * The next n top-level writes (any method but GET, `$batch` included) that succeed are applied, but the client
-   * does not get the answer: a 503 (`failAfterCommitMode: 503`) or a connection dropped without a response
-   * (`'drop'`). "The server acted but the client saw an error": retried creates meet their own first attempt.
+   * The next n top-level writes (any method but GET; a `$batch` with a write part) that succeed are applied, but
+   * the client does not get the answer: a 503 (`failAfterCommitMode: 503`) or a connection dropped without a
+   * response (`'drop'`). "The server acted but the client saw an error": retried creates meet their own first attempt.
    */
   failAfterCommitNext: number;
   failAfterCommitMode: 503 | 'drop';

@@ -23,8 +23,9 @@
 //   retryAfterSeconds          1      Retry-After on 429s; may be fractional (e.g. 0.01) (§5.1).
 //   requestBudget              null   {limit, windowSeconds}: per-mailbox request budget (Outlook: 10000 / 600 s);
 //                                     over it → 429 TooManyRequests with Retry-After until the window frees up. Off by
-//                                     default: the benchmarks send more than 10,000 requests to one mailbox within
-//                                     their (simulated-time) window, and bench/ starts the simulator with defaults.
+//                                     default: bench/incremental (default size, 2,000 tracked items) sends more than
+//                                     10,000 requests to one mailbox within two minutes and fails on the ~500 s pause,
+//                                     and bench/ starts the simulator with defaults.
 //   concurrencyLimit           4      max in-flight requests per mailbox → 429 "Application is over its
 //                                     MailboxConcurrency limit." (§5.2, §10.10); null disables. Requests overlap only
 //                                     while something awaits (latencyMs > 0), since handlers are synchronous.

@@ -83,7 +83,7 @@ export class EditOutlook extends ItemCommand {
     super(pick);
   }
   accept(item: ModelItem): boolean {
-    return live('o')(item) && FIELDS[item.kind].length > 0;
+    return live('o')(item) && FIELDS[item.kind].length > 0 && !(this.avoid.crashBeforeLinkCommit && halfLinked(item));
   }
   act(item: ModelItem, runner: Runner): void {
     const spec = FIELDS[item.kind][this.field % FIELDS[item.kind].length];
@@ -194,7 +194,7 @@ export class DeleteInCrm extends ItemCommand {
 
 export class Untrack extends ItemCommand {
   accept(item: ModelItem): boolean {
-    return live('o')(item) && item.tracked;
+    return live('o')(item) && item.tracked && !(this.avoid.crashBeforeLinkCommit && halfLinked(item));
   }
   act(item: ModelItem, runner: Runner): void {
     runner.world.setTracked(item, false);
@@ -223,7 +223,7 @@ export class Track extends ItemCommand {
 /** To Do: a move to another list is a new id (graph-behaviour.md §1.4). */
 export class MoveTask extends ItemCommand {
   accept(item: ModelItem): boolean {
-    return item.kind === 'task' && live('o')(item);
+    return item.kind === 'task' && live('o')(item) && !(this.avoid.crashBeforeLinkCommit && halfLinked(item));
   }
   act(item: ModelItem, runner: Runner): void {
     item.outlookId = runner.world.moveTask(item);
@@ -259,6 +259,7 @@ export class Reassign extends ItemCommand {
   act(item: ModelItem, runner: Runner): void {
     runner.world.reassign(item);
     item.inScope = false;
+    item.ownerKnown = false;
   }
   label(): string {
     return `new Reassign(${this.pick})`;

@@ -95,6 +95,16 @@ describe('Dataverse simulator: service protection, duplicate detection, authenti
     expect((await c.post('contacts', { lastname: 'Answered' })).status).toBe(204);
   });
 
+  it('failAfterCommitNext: a $batch of reads only is answered; a $batch with a write loses its answer (§2.6)', async () => {
+    c.sim.knobs.failAfterCommitNext = 1;
+    const part = (line: string, body?: string) => ['--b', 'Content-Type: application/http', 'Content-Transfer-Encoding: binary', '', line, ...(body ? ['Content-Type: application/json', '', body] : ['', '']) ];
+    const send = (parts: string[][]) => c.request('POST', '$batch', { raw: [...parts.flat(), '--b--', ''].join('\r\n'), headers: { 'Content-Type': 'multipart/mixed;boundary=b' } });
+    expect((await send([part('GET contacts?$select=lastname HTTP/1.1')])).status).toBe(200);
+    expect(c.sim.knobs.failAfterCommitNext).toBe(1);
+    expect((await send([part('POST contacts HTTP/1.1', '{"lastname":"Batched"}')])).status).toBe(503);
+    expect(c.sim.control.count('contacts')).toBe(1);
+  });
+
   it("failAfterCommitNext ('drop'): the PATCH is applied, the connection closes without an answer", async () => {
     // dataverse-behaviour.md §2.3 (PATCH → 204); a lost response is what a client sees after a network failure
     const id = idFromEntityId(await c.post('contacts', { lastname: 'Before' }));
