@@ -106,6 +106,8 @@ export function buildRuntime(config: Config, options: BuildOptions = {}): Runtim
     productGuid: config.productGuid,
     categoryName: (mailbox) => mailboxSettings(config, mailbox).categoryName,
     maxPageSize: options.graphPageSize ?? 100,
+    maxConcurrentPerMailbox: config.graph.maxConcurrentPerMailbox,
+    ...(config.graph.maxConcurrentPerApp > 0 ? { maxConcurrentPerApp: config.graph.maxConcurrentPerApp } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
     onRequest: () => {
       requests.graph += 1;

@@ -60,7 +60,15 @@ export interface MailboxOverride {
 
 export interface Config {
   app: AppRegistration;
-  graph: { baseUrl: string; authorityHost: string; extraCa: { pem: string } | { path: string } | null };
+  graph: {
+    baseUrl: string;
+    authorityHost: string;
+    extraCa: { pem: string } | { path: string } | null;
+    /** Graph requests in flight per mailbox (Outlook allows 4, graph-behaviour.md §5.2). */
+    maxConcurrentPerMailbox: number;
+    /** Graph requests in flight per worker process across mailboxes; 0 = no app-wide cap (service-limits.md §1). */
+    maxConcurrentPerApp: number;
+  };
   storage: { connection: StorageConnectionSettings; tablePrefix: string; queueName: string };
   crm: { kind: 'dataverse'; url: string; app: AppRegistration };
   /** Enrolled mailboxes, deduplicated case-insensitively (first spelling kept). */
@@ -339,6 +347,8 @@ const FIELDS = {
   OCS_CLIENT_CERTIFICATE_THUMBPRINT: { label: 'client certificate thumbprint', schema: thumbprint.optional() },
   OCS_GRAPH_BASE_URL: { label: 'Microsoft Graph URL', schema: withDefault(DEFAULT_GRAPH_BASE_URL, endpoint) },
   OCS_AUTHORITY_HOST: { label: 'sign-in authority host', schema: withDefault(DEFAULT_AUTHORITY_HOST, endpoint) },
+  OCS_GRAPH_MAX_CONCURRENT_PER_MAILBOX: { label: 'Graph requests in flight per mailbox', schema: integer(4, 1, 4) },
+  OCS_GRAPH_MAX_CONCURRENT_PER_APP: { label: 'Graph requests in flight per worker', schema: integer(0, 0, 1000) },
   OCS_EXTRA_CA_PEM: { label: 'extra CA certificate', schema: caPem.optional() },
   OCS_EXTRA_CA_PATH: { label: 'extra CA certificate file', schema: filePath.optional() },
   AzureWebJobsStorage: { label: 'storage connection string', schema: connectionString.optional() },
@@ -437,6 +447,8 @@ function buildConfig(f: Partial<Fields>, present: (name: string) => boolean, iss
     graph: {
       baseUrl: all.OCS_GRAPH_BASE_URL,
       authorityHost: all.OCS_AUTHORITY_HOST,
+      maxConcurrentPerMailbox: all.OCS_GRAPH_MAX_CONCURRENT_PER_MAILBOX,
+      maxConcurrentPerApp: all.OCS_GRAPH_MAX_CONCURRENT_PER_APP,
       extraCa: all.OCS_EXTRA_CA_PEM !== undefined ? { pem: all.OCS_EXTRA_CA_PEM } : all.OCS_EXTRA_CA_PATH !== undefined ? { path: all.OCS_EXTRA_CA_PATH } : null,
     },
     storage: { connection: storage, tablePrefix: all.OCS_TABLE_PREFIX, queueName: all.OCS_QUEUE_NAME },

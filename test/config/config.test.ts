@@ -68,7 +68,13 @@ describe('configuration', () => {
   describe('defaults', () => {
     it('a minimal configuration gets the documented defaults', () => {
       const loaded = config(BASE);
-      expect(loaded.graph).toEqual({ baseUrl: 'https://graph.microsoft.com', authorityHost: 'https://login.microsoftonline.com', extraCa: null });
+      expect(loaded.graph).toEqual({
+        baseUrl: 'https://graph.microsoft.com',
+        authorityHost: 'https://login.microsoftonline.com',
+        extraCa: null,
+        maxConcurrentPerMailbox: 4,
+        maxConcurrentPerApp: 0,
+      });
       expect(loaded.schedule).toBe('0 */15 * * * *');
       expect(loaded.productGuid).toBe(SETTINGS.find((s) => s.name === 'OCS_PRODUCT_GUID')?.default);
       expect(loaded.storage).toEqual({ connection: { kind: 'connectionString', connectionString: expect.anything() }, tablePrefix: '', queueName: 'mailbox-sync' });
@@ -252,6 +258,15 @@ describe('configuration', () => {
       expect(problems(noStorage).join()).toMatch(/AzureWebJobsStorage.*missing/);
       expect(problems({ ...noStorage, AzureWebJobsStorage__tableServiceUri: 'https://x.table.core.windows.net' }).join()).toMatch(/accountName.*required/);
       expect(problems({ ...BASE, AzureWebJobsStorage: 'AccountName=acct' }).join()).toMatch(/needs AccountName and AccountKey/);
+    });
+
+    it('Graph concurrency: at most Outlook's 4 per mailbox (graph-behaviour.md §5.2); an optional cap per worker', () => {
+      expect(config({ ...BASE, OCS_GRAPH_MAX_CONCURRENT_PER_MAILBOX: '2', OCS_GRAPH_MAX_CONCURRENT_PER_APP: '8' }).graph).toMatchObject({
+        maxConcurrentPerMailbox: 2,
+        maxConcurrentPerApp: 8,
+      });
+      expect(problems({ ...BASE, OCS_GRAPH_MAX_CONCURRENT_PER_MAILBOX: '5' }).join()).toMatch(/OCS_GRAPH_MAX_CONCURRENT_PER_MAILBOX/);
+      expect(problems({ ...BASE, OCS_GRAPH_MAX_CONCURRENT_PER_APP: '-1' }).join()).toMatch(/OCS_GRAPH_MAX_CONCURRENT_PER_APP/);
     });
 
     it('table prefix and queue name follow the service naming rules', () => {

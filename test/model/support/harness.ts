@@ -56,6 +56,11 @@ export class Runner {
       const streams = kind === 'task' ? this.world.lists.map((list) => `${prefix}${list}`) : [prefix];
       if (streams.some((stream) => !cursors.has(stream))) noCursor.add(kind);
     }
+    // Known issue (regressions.test.ts "a deletion during a delta round from no cursor"): the round reports no removals
+    // and does not sweep, so the deletion waits for reconciliation.
+    if (this.model.avoid.initialRoundNoSweep) {
+      for (const item of this.model.items) if (item.o === 'gone' && item.dirty && noCursor.has(item.kind)) item.silent = true;
+    }
     const outcome = await this.world.cycle({ crashAfter, reconcileLimit });
     this.note(`  → cycle ${this.world.audit.cycle}: ${outcome.summary?.outcome ?? 'crashed'}${outcome.faulty ? ' (faulty)' : ''} writes=${JSON.stringify(outcome.serviceWrites)}`);
     await this.checkSafety(outcome);
