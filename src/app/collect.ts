@@ -7,7 +7,7 @@ import type { DeltaEntry, DeltaPage, StreamRef } from '../ports/mailbox-source';
 import type { ChangeRecord, CommitUnit } from '../ports/state-store';
 import { classifyError } from './failures';
 import { LeaseLostError } from './lease';
-import { enabledKinds, nowIso, type RunContext } from './run-context';
+import { dueNoLaterThanNow, enabledKinds, nowIso, type RunContext } from './run-context';
 
 /** Cursor key of the CRM change feed of one kind. */
 export const crmCursorKey = (kind: ItemKind): string => `crm:${kind}`;
@@ -243,7 +243,7 @@ function outlookRecord(
   entry: DeltaEntry,
   mapping: MappingRow | null,
 ): ChangeRecord | null {
-  const at = entry.lastModified ?? nowIso(ctx);
+  const at = entry.lastModified ? dueNoLaterThanNow(ctx, entry.lastModified) : nowIso(ctx);
   if (mapping) return outlookRecordOf(stream, entry.id, entry.removed, mapping, at);
   if (entry.removed || entry.isDraft === true) return null;
   if (!possiblyTracked(entry, ctx.settings.categoryName)) return null;
@@ -378,7 +378,7 @@ function crmRecord(
     crmId: change.id,
     side: 'crm',
     change: change.type,
-    at: change.at,
+    at: dueNoLaterThanNow(ctx, change.at),
   };
 }
 

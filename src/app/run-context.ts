@@ -56,3 +56,13 @@ export function enabledKinds(settings: MailboxSettings): ItemKind[] {
 export function nowIso(ctx: RunContext): string {
   return ctx.deps.clock.now().toISOString();
 }
+
+/**
+ * When a change recorded at a remote service's time becomes due: that time, but never later than now. The services'
+ * clocks are not ours (sync-lessons.md §1.3); a change stamped ahead of the worker's clock must not wait a cycle.
+ */
+export function dueNoLaterThanNow(ctx: RunContext, remoteAt: string): string {
+  const now = ctx.deps.clock.now();
+  const remote = Date.parse(remoteAt);
+  return Number.isNaN(remote) || remote > now.getTime() ? now.toISOString() : remoteAt;
+}

@@ -260,7 +260,7 @@ describe('configuration', () => {
       expect(problems({ ...BASE, AzureWebJobsStorage: 'AccountName=acct' }).join()).toMatch(/needs AccountName and AccountKey/);
     });
 
-    it('Graph concurrency: at most Outlook's 4 per mailbox (graph-behaviour.md §5.2); an optional cap per worker', () => {
+    it('Graph concurrency: at most the 4 Outlook allows per mailbox (graph-behaviour.md §5.2); an optional cap per worker', () => {
       expect(config({ ...BASE, OCS_GRAPH_MAX_CONCURRENT_PER_MAILBOX: '2', OCS_GRAPH_MAX_CONCURRENT_PER_APP: '8' }).graph).toMatchObject({
         maxConcurrentPerMailbox: 2,
         maxConcurrentPerApp: 8,

@@ -277,7 +277,7 @@ describe('e2e: the deletion table (DESIGN.md §6)', () => {
   // KNOWN PRODUCT BUG (see the report): the rule reads the CRM owner remembered in the baseline (rules.ts CRM_OWNER_KEY),
   // but the out-of-scope "keep" plan (planner.ts crmOutOfScope) never records the new owner, so the deletion is judged
   // against the stale owner (the mailbox owner) and the Outlook contact is only unlinked.
-  it.failing('contact tracked from Outlook, reassigned in the CRM (kept), then deleted there: deleted in Outlook, the owner is not the mailbox owner', async () => {
+  it('contact tracked from Outlook, reassigned in the CRM (kept), then deleted there: deleted in Outlook, the owner is not the mailbox owner', async () => {
     const { id, crmId } = await trackedInOutlook('contact', contactProps('Reassigned', 'Thendeleted'));
     world.crm.reassign('contact', crmId, world.otherUserId);
     await cycleOk();

@@ -401,6 +401,10 @@ const createInOutlook = fc
   .map(([kind, tracked, values]) => new CreateInOutlook(kind, tracked || kind === 'email', values));
 const createInCrm = fc.tuple(fc.constantFrom<'contact' | 'task'>('contact', 'task'), picks).map(([kind, values]) => new CreateInCrm(kind, values));
 
+const editBoth = fc
+  .tuple(pick, fc.boolean(), fc.nat({ max: 2 }), fc.nat({ max: 2 }), fc.boolean(), fc.boolean())
+  .map(([p, same, o, c, first, apart]) => new EditBoth(p, same, o, c, first, apart));
+
 export const commandArbitraries: fc.Arbitrary<ModelCommand>[] = [
   // Creates and edits are listed more than once: fc.commands picks uniformly, and most commands need items.
   createInOutlook,
@@ -411,7 +415,8 @@ export const commandArbitraries: fc.Arbitrary<ModelCommand>[] = [
   fc.tuple(pick, fc.nat({ max: 1 }), fc.nat({ max: 2 })).map(([p, f, v]) => new EditCrm(p, f, v)),
   fc.tuple(pick, fc.nat({ max: 1 }), fc.nat({ max: 2 })).map(([p, f, v]) => new EditOutlook(p, f, v)),
   fc.tuple(pick, fc.nat({ max: 1 }), fc.nat({ max: 2 })).map(([p, f, v]) => new EditCrm(p, f, v)),
-  fc.tuple(pick, fc.boolean(), fc.nat({ max: 2 }), fc.nat({ max: 2 }), fc.boolean(), fc.boolean()).map(([p, same, o, c, first, apart]) => new EditBoth(p, same, o, c, first, apart)),
+  editBoth,
+  editBoth,
   fc.constant(new Wait()),
   fc.tuple(pick, fc.boolean()).map(([p, drop]) => new DeleteInOutlook(p, drop)),
   pick.map((p) => new DeleteInCrm(p)),
