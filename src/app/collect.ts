@@ -149,27 +149,28 @@ async function readStreamRound(
   const window = cursor === null && stream.kind === 'appointment' ? calendarWindow(ctx) : undefined;
   // Stored before the round starts: its nextLinks and its deltaLink all read this window.
   if (window) await store.setCursor(ctx.mailbox, windowKey(stream.id), JSON.stringify(window));
+  const mappings = new MappedIds(ctx, stream.kind, 'outlook');
   const onPage = async (page: DeltaPage): Promise<void> => {
     await ctx.lease.keepAlive();
     pages += 1;
     entries += page.entries.length;
+    const failedIds = page.failures.flatMap((failure) => (failure.id === null ? [] : [failure.id]));
+    const mapped = await mappings.lookUp([...page.entries.map((entry) => entry.id), ...failedIds]);
     const records: ChangeRecord[] = [];
     const visits: CommitUnit[] = [];
     for (const entry of page.entries) {
-      const mapping = await store.findMappingByOutlookId(ctx.mailbox, stream.kind, entry.id);
+      const mapping = mapped.get(entry.id) ?? null;
       const record = outlookRecord(ctx, stream, entry, mapping);
       if (record) records.push(record);
       if (mapping && sweepEpoch !== null && !entry.removed && mapping.visitedEpoch < sweepEpoch) {
-        visits.push({ mapping: { put: { ...mapping, visitedEpoch: sweepEpoch } } });
+        const row = await mappings.fullRow(mapping);
+        if (row && row.visitedEpoch < sweepEpoch) visits.push({ mapping: { put: { ...row, visitedEpoch: sweepEpoch } } });
       }
     }
     for (const failure of page.failures) {
       ctx.tally.fail(`stream:${stream.id}:${failure.id ?? '?'}`, failure.reason, failure.detail);
       // Hydration reads the item afresh, and may well succeed where the delta payload did not validate.
-      if (failure.id !== null) {
-        const mapping = await store.findMappingByOutlookId(ctx.mailbox, stream.kind, failure.id);
-        records.push(outlookRecordOf(stream, failure.id, false, mapping, nowIso(ctx)));
-      }
+      if (failure.id !== null) records.push(outlookRecordOf(stream, failure.id, false, mapped.get(failure.id) ?? null, nowIso(ctx)));
     }
     if (records.length > 0) {
       await store.recordChanges(ctx.mailbox, records);
@@ -223,10 +224,20 @@ async function sweepMarkers(ctx: RunContext, stream: StreamRef): Promise<void> {
   if (stream.kind === 'task' || !mailboxSource.findMarkedIds) return;
   const ids = await mailboxSource.findMarkedIds(ctx.mailbox, stream);
   const records: ChangeRecord[] = [];
-  for (const id of ids) {
-    if (await store.findMappingByOutlookId(ctx.mailbox, stream.kind, id)) continue;
-    if (await store.getChange(ctx.mailbox, outlookChangeKey(stream.kind, id))) continue;
-    records.push(outlookRecordOf(stream, id, false, null, nowIso(ctx)));
+  if (ids.length > 0) {
+    // Nearly every mapped item carries the marker (the worker stamps it), so the marked ids are about the kind's
+    // mappings: one listing of them costs a query page per ~1,000 rows, where a lookup per id cost two point reads
+    // (DESIGN.md §10). Only the marked ids are held, and they are in memory already.
+    const unmapped = new Set(ids);
+    for await (const mapping of store.listMappings(ctx.mailbox, stream.kind)) {
+      if (mapping.outlookId !== null) unmapped.delete(mapping.outlookId);
+    }
+    for (const id of ids) {
+      if (!unmapped.has(id)) continue;
+      // Unmapped marked items are pending work (or the planner declined them): a read each grows with them, not the mailbox.
+      if (await store.getChange(ctx.mailbox, outlookChangeKey(stream.kind, id))) continue;
+      records.push(outlookRecordOf(stream, id, false, null, nowIso(ctx)));
+    }
   }
   await recordInChunks(ctx, records);
   ctx.tally.add('markers.found', records.length);
@@ -241,7 +252,7 @@ function outlookRecord(
   ctx: RunContext,
   stream: StreamRef,
   entry: DeltaEntry,
-  mapping: MappingRow | null,
+  mapping: MappedRef | null,
 ): ChangeRecord | null {
   const at = entry.lastModified ? dueNoLaterThanNow(ctx, entry.lastModified) : nowIso(ctx);
   if (mapping) return outlookRecordOf(stream, entry.id, entry.removed, mapping, at);
@@ -254,7 +265,7 @@ function outlookRecordOf(
   stream: StreamRef,
   outlookId: string,
   removed: boolean,
-  mapping: MappingRow | null,
+  mapping: MappedRef | null,
   at: string,
 ): ChangeRecord {
   return {
@@ -326,15 +337,17 @@ async function readCrmRound(
   const key = crmCursorKey(kind);
   let pages = 0;
   let items = 0;
+  const mappings = new MappedIds(ctx, kind, 'crm');
   const onPage = async (page: CrmChangePage): Promise<void> => {
     await ctx.lease.keepAlive();
     pages += 1;
     items += page.changes.length;
+    const failedIds = page.failures.flatMap((failure) => (failure.id === null ? [] : [failure.id]));
+    const mapped = await mappings.lookUp([...page.changes.map((change) => change.id), ...failedIds]);
     const records: ChangeRecord[] = [];
     for (const change of page.changes) {
       if (seen && change.type === 'upsert') seen.add(change.id);
-      const mapping = await store.findMappingByCrmId(ctx.mailbox, kind, change.id);
-      const record = crmRecord(ctx, kind, change, mapping);
+      const record = crmRecord(ctx, kind, change, mapped.get(change.id) ?? null);
       if (record) records.push(record);
     }
     for (const failure of page.failures) {
@@ -343,7 +356,7 @@ async function readCrmRound(
       if (seen) seen.add(failure.id);
       // The cursor moves past this entry: without a row it would be lost for good. Hydration reads the record by id
       // and, while it stays invalid, backs off on its own row (as a failed delta entry does on the Outlook side).
-      const mapping = await store.findMappingByCrmId(ctx.mailbox, kind, failure.id);
+      const mapping = mapped.get(failure.id) ?? null;
       const record = crmRecord(ctx, kind, { type: 'upsert', id: failure.id, at: nowIso(ctx) }, mapping);
       if (record) records.push(record);
     }
@@ -367,7 +380,7 @@ function crmRecord(
   ctx: RunContext,
   kind: ItemKind,
   change: Pick<CrmChange, 'type' | 'id' | 'at'>,
-  mapping: MappingRow | null,
+  mapping: MappedRef | null,
 ): ChangeRecord | null {
   if (!mapping && (change.type !== 'upsert' || !ctx.settings.kinds[kind].syncFromCrm)) return null;
   return {
@@ -434,5 +447,80 @@ async function sweepUnseenCrm(ctx: RunContext, kind: ItemKind, seen: Set<string>
 async function recordInChunks(ctx: RunContext, records: ChangeRecord[]): Promise<void> {
   for (let start = 0; start < records.length; start += 100) {
     await ctx.deps.store.recordChanges(ctx.mailbox, records.slice(start, start + 100));
+  }
+}
+
+/**
+ * What collect needs of a mapping. A listed kind keeps only these columns (`full` null), so it does not hold every
+ * baseline in memory; a point read keeps the row it read.
+ */
+interface MappedRef extends Pick<MappingRow, 'mapId' | 'kind' | 'outlookId' | 'crmId' | 'visitedEpoch'> {
+  full: MappingRow | null;
+}
+
+const refOf = (row: MappingRow, keep: boolean): MappedRef => ({
+  mapId: row.mapId,
+  kind: row.kind,
+  outlookId: row.outlookId,
+  crmId: row.crmId,
+  visitedEpoch: row.visitedEpoch,
+  full: keep ? row : null,
+});
+
+/**
+ * Which ids of one round's pages are mapped, by Outlook id or by CRM id. Every entry needs the answer (a mapped item
+ * is recorded whatever its payload says: a removed category is how an untrack shows, and the marker is invisible on
+ * delta, graph-behaviour.md §3.4). A small page asks the index per id (two point reads for a mapped id, one for an
+ * unmapped one); from the first page above `mappingListThreshold` ids on, the kind's mappings are listed once and
+ * kept for the rest of the round (about one query page per 1,000 rows), so a first sync or a full re-read costs what
+ * the mapped rows cost, not a read per item of the mailbox (DESIGN.md §10). The listing is taken during the round,
+ * under the lease, and collect writes no mapping but its visit marks, which change none of these ids.
+ */
+class MappedIds {
+  private listed: Map<string, MappedRef> | null = null;
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly kind: ItemKind,
+    private readonly by: 'outlook' | 'crm',
+  ) {}
+
+  async lookUp(ids: readonly string[]): Promise<Map<string, MappedRef>> {
+    const found = new Map<string, MappedRef>();
+    if (ids.length === 0) return found;
+    if (!this.listed && ids.length > this.ctx.options.mappingListThreshold) this.listed = await this.listAll();
+    for (const id of ids) {
+      if (found.has(id)) continue;
+      const mapping = this.listed ? (this.listed.get(id) ?? null) : await this.pointRead(id);
+      if (mapping) found.set(id, mapping);
+    }
+    return found;
+  }
+
+  /** The whole row (with its baseline and etag), read afresh: a visit mark replaces it by compare-and-swap. */
+  async fullRow(mapping: MappedRef): Promise<MappingRow | null> {
+    if (mapping.full) return mapping.full;
+    const row = await this.ctx.deps.store.getMapping(this.ctx.mailbox, mapping.mapId);
+    // The same test findMappingByOutlookId makes: the row still pairs this id.
+    return row && row.kind === mapping.kind && row.outlookId === mapping.outlookId ? row : null;
+  }
+
+  private async pointRead(id: string): Promise<MappedRef | null> {
+    const { store } = this.ctx.deps;
+    const row =
+      this.by === 'outlook'
+        ? await store.findMappingByOutlookId(this.ctx.mailbox, this.kind, id)
+        : await store.findMappingByCrmId(this.ctx.mailbox, this.kind, id);
+    return row ? refOf(row, true) : null;
+  }
+
+  private async listAll(): Promise<Map<string, MappedRef>> {
+    const listed = new Map<string, MappedRef>();
+    for await (const row of this.ctx.deps.store.listMappings(this.ctx.mailbox, this.kind)) {
+      const id = this.by === 'outlook' ? row.outlookId : row.crmId;
+      if (id !== null) listed.set(id, refOf(row, false));
+    }
+    this.ctx.tally.add('collect.mappingListings');
+    return listed;
   }
 }

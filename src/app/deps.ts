@@ -71,6 +71,11 @@ export interface CycleOptions {
    * 0: only after full rounds.
    */
   markerSweepEvery?: number;
+  /**
+   * A delta or change-feed page with more ids than this looks them up in one listing of the kind's mappings, kept for
+   * the rest of the stream's round, instead of an index read per id (collect.ts MappedIds).
+   */
+  mappingListThreshold?: number;
 }
 
 export interface ResolvedCycleOptions {
@@ -84,6 +89,7 @@ export interface ResolvedCycleOptions {
   productGuid: string | undefined;
   fieldMappings: Partial<Record<ItemKind, KindMapping>>;
   markerSweepEvery: number;
+  mappingListThreshold: number;
 }
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 60_000, maxMs: 6 * 60 * 60_000, concurrencyMs: 5_000 };
@@ -101,6 +107,7 @@ export function resolveCycleOptions(options: CycleOptions = {}): ResolvedCycleOp
     productGuid: options.productGuid,
     fieldMappings: options.fieldMappings ?? {},
     markerSweepEvery: options.markerSweepEvery ?? 4,
+    mappingListThreshold: options.mappingListThreshold ?? 50,
   };
 }
 

@@ -267,7 +267,7 @@ export class Reassign extends ItemCommand {
 }
 
 abstract class WorldCommand implements ModelCommand {
-  check(): boolean {
+  check(_model: Readonly<ReferenceModel>): boolean {
     return true;
   }
   abstract run(model: ReferenceModel, runner: Runner): Promise<void>;
@@ -301,6 +301,10 @@ export class ThrottleBurst extends WorldCommand {
   constructor(readonly service: 'graph' | 'crm', readonly calls: number) {
     super();
   }
+  /** While a crash left a pair half-linked, a failing write or read makes the open duplicate bug fire: steer around it. */
+  override check(model: Readonly<ReferenceModel>): boolean {
+    return !(model.avoid.crashBeforeLinkCommit && model.items.some(halfLinked));
+  }
   async run(_model: ReferenceModel, runner: Runner): Promise<void> {
     (this.service === 'graph' ? runner.world.mailbox.throttle : runner.world.crmPort.throttle).burst(this.calls);
     runner.note(this.toString());
@@ -311,6 +315,10 @@ export class ThrottleBurst extends WorldCommand {
 }
 
 export class RejectNextCrmWrite extends WorldCommand {
+  /** While a crash left a pair half-linked, a failing write or read makes the open duplicate bug fire: steer around it. */
+  override check(model: Readonly<ReferenceModel>): boolean {
+    return !(model.avoid.crashBeforeLinkCommit && model.items.some(halfLinked));
+  }
   async run(_model: ReferenceModel, runner: Runner): Promise<void> {
     runner.world.crm.rejectNextWrite('crm-validation-error');
     runner.world.rejectArmed = true;
@@ -324,6 +332,10 @@ export class RejectNextCrmWrite extends WorldCommand {
 export class StoreWritesFail extends WorldCommand {
   constructor(readonly calls: number) {
     super();
+  }
+  /** While a crash left a pair half-linked, a failing write or read makes the open duplicate bug fire: steer around it. */
+  override check(model: Readonly<ReferenceModel>): boolean {
+    return !(model.avoid.crashBeforeLinkCommit && model.items.some(halfLinked));
   }
   async run(_model: ReferenceModel, runner: Runner): Promise<void> {
     runner.world.flaky.failWrites += this.calls;
