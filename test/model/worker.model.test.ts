@@ -12,8 +12,8 @@ import { Runner } from './support/harness';
 import { AVOID_KNOWN_ISSUES, AVOID_NOTHING } from './support/reference';
 
 const long = process.env.MODEL_RUNS === 'long';
-const numRuns = Number(process.env.MODEL_NUM_RUNS ?? (long ? 2_000 : 40));
-const maxCommands = long ? 80 : 25;
+const numRuns = Number(process.env.MODEL_NUM_RUNS ?? (long ? 2_000 : 100));
+const maxCommands = long ? 80 : 30;
 const seed = process.env.MODEL_SEED === undefined ? undefined : Number(process.env.MODEL_SEED);
 const path = process.env.MODEL_PATH;
 const replayPath = process.env.MODEL_REPLAY_PATH;

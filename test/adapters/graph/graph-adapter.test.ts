@@ -149,11 +149,13 @@ describe('Graph adapter on the simulator', () => {
       h2.sim.knobs.concurrencyLimit = 4;
       h2.sim.knobs.latencyMs = 25;
       h2.sim.knobs.retryAfterSeconds = 0.01;
+      // Streams first: every promise below must be settled-awaited from the start (no rejection left unhandled).
+      const streams = await source.listStreams(h2.mailbox);
       h2.sim.requestLog.reset();
       const work: Promise<unknown>[] = ids.map((id) => source.getItems(h2.mailbox, [contactRef(id)]));
       work.push(source.getItems(h2.mailbox, ids.map(contactRef)));
       // One round per stream: parallel rounds of one collection would evict each other's tokens (§1.6 generations).
-      for (const stream of await source.listStreams(h2.mailbox)) work.push(readRound(source, h2.mailbox, stream, null, h2.window));
+      for (const stream of streams) work.push(readRound(source, h2.mailbox, stream, null, h2.window));
       return Promise.allSettled(work);
     };
 

@@ -62,7 +62,10 @@ export class Runner {
     // Known issue (regressions.test.ts "a deletion during a delta round from no cursor"): the round reports no removals
     // and does not sweep, so the deletion waits for reconciliation.
     if (this.model.avoid.initialRoundNoSweep) {
-      for (const item of this.model.items) if (item.o === 'gone' && item.dirty && noCursor.has(item.kind)) item.silent = true;
+      // A To Do move is a removal too (the old id), and is just as unreported.
+      for (const item of this.model.items) {
+        if ((item.o === 'gone' || item.kind === 'task') && item.dirty && noCursor.has(item.kind)) item.silent = true;
+      }
     }
     const outcome = await this.world.cycle({ crashAfter, reconcileLimit });
     this.note(`  → cycle ${this.world.audit.cycle}: ${outcome.summary?.outcome ?? 'crashed'}${outcome.faulty ? ' (faulty)' : ''} writes=${JSON.stringify(outcome.serviceWrites)}`);

@@ -270,6 +270,11 @@ export function expect1(item: ModelItem, times: { outlook: number | null; crm: n
         if (cLive && item.inScope) {
           next.via = 'both';
           sync(null);
+        } else if (cLive && item.origin === 'outlook') {
+          // Half-linked (a crash lost the link commit) and the record left the scope since: the retried create is
+          // idempotent and returns that record, which links the pair as tracked from Outlook, kept out of scope
+          // (DESIGN.md §6) — as if the reassignment had come after the link. Leaving it unlinked is right too.
+          alternative = { ...next, link: 'linked', via: 'outlook', ownerKnown: true };
         } else if (item.c === 'none') createOtherSide('outlook');
         else if (item.c === 'gone') {
           // The CRM record the worker made for this item (a crash lost the link commit) was deleted: never created
