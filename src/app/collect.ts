@@ -80,6 +80,12 @@ async function collectStream(ctx: RunContext, stream: StreamRef): Promise<{ full
     sweepEpoch = await startFullRound(ctx, stream);
     cursor = null;
   }
+  if (cursor === null && sweepEpoch === null && (await hasLinkedMappingsOf(ctx, stream))) {
+    // A round from no cursor reports no removals (graph-behaviour.md §1.4). With pairs already linked here (the first
+    // round's cursor was never stored, or it was lost) it is a re-read like one after an eviction, and sweeps the same.
+    ctx.tally.add('streams.uncursoredResync');
+    sweepEpoch = await startFullRound(ctx, stream);
+  }
   let fullRound = cursor === null;
   try {
     await readStreamRound(ctx, stream, cursor, sweepEpoch);
@@ -94,6 +100,16 @@ async function collectStream(ctx: RunContext, stream: StreamRef): Promise<{ full
   }
   if (sweepEpoch !== null) await finishSweep(ctx, stream, sweepEpoch);
   return { fullRound };
+}
+
+/** Whether a linked mapping this stream's listing vouches for exists (the candidates `sweepUnvisited` would take). */
+async function hasLinkedMappingsOf(ctx: RunContext, stream: StreamRef): Promise<boolean> {
+  const singleStream = ctx.streams.filter((other) => other.kind === stream.kind).length === 1;
+  for await (const mapping of ctx.deps.store.listMappings(ctx.mailbox, stream.kind)) {
+    if (mapping.state !== 'linked' || mapping.outlookId === null) continue;
+    if (singleStream || !mapping.outlookContainer || mapping.outlookContainer === stream.container) return true;
+  }
+  return false;
 }
 
 /** Drop the stream's cursor and open a sweep epoch for the full re-read that follows. */

@@ -10,6 +10,7 @@ import type { RunContext } from './run-context';
 export { canonicalJson, fnv1a64 } from '../core/hash';
 export { baselineAfterCreate } from '../core/after-create';
 export { isDeferredPlan, OUT_OF_VIEW_DEFERRED } from '../core/outcomes';
+export { isStillTracked } from '../core/rules';
 export { PENDING_CRM_ID };
 
 export function planPair(input: PlanInput): Plan {

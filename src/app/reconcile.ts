@@ -4,7 +4,7 @@
 import type { CrmRecord, ItemKind, MappingRow, OutlookItem } from '../core/model';
 import type { ChangeRecord, CommitUnit } from '../ports/state-store';
 import { mappedChangeKey } from './collect';
-import { crmFields, differsFromBaseline, outlookFields } from './core-api';
+import { crmFields, differsFromBaseline, isStillTracked, outlookFields } from './core-api';
 import { AuthError, InvariantError } from '../ports/errors';
 import { classifyError, type ClassifiedError } from './failures';
 import { learnedContainer, readCrmIsolated, readOutlookItems } from './hydrate';
@@ -99,7 +99,8 @@ function outlookFindings(ctx: RunContext, mapping: MappingRow, items: Map<string
     // list is gone under this id: the apply phase follows it by its CRM id stamp (DESIGN.md §3).
     return [{ ...base, ...(mapping.outlookContainer ? { outlookContainer: mapping.outlookContainer } : {}), change: 'removed' }];
   }
-  const untracked = !item.tracking.marker && !item.tracking.category;
+  // The planner's rule: a linked item whose category is gone is untracked although the marker remains (DESIGN.md §2).
+  const untracked = !isStillTracked(item, mapping.crmId);
   const changed = untracked || differsFromBaseline(ctx, mapping.kind, 'outlook', outlookFields(ctx, mapping.kind, item), mapping.baseline);
   return changed ? [{ ...base, outlookContainer: item.container, change: 'upsert', at: item.lastModified }] : [];
 }
@@ -117,7 +118,11 @@ function crmFindings(ctx: RunContext, mapping: MappingRow, records: Map<string, 
     at: nowIso(ctx),
   };
   if (record === null) return [{ ...base, change: 'deleted' }];
-  if (!ctx.deps.crm.isInScope(record, ctx.user)) return [{ ...base, change: 'outOfScope', at: record.modifiedOn }];
+  if (!ctx.deps.crm.isInScope(record, ctx.user)) {
+    // A pair kept out of scope (tracked from Outlook, DESIGN.md §6) stores the record's version when the planner keeps
+    // it; only a record changed since then needs the planner again, else the row would be re-recorded every cycle.
+    return record.version === mapping.crmVersion ? [] : [{ ...base, change: 'outOfScope', at: record.modifiedOn }];
+  }
   return differsFromBaseline(ctx, mapping.kind, 'crm', crmFields(ctx, mapping.kind, record), mapping.baseline)
     ? [{ ...base, change: 'upsert', at: record.modifiedOn }]
     : [];

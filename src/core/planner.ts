@@ -201,11 +201,17 @@ function crmOutOfScope(p: Prepared, row: MappingRow, item: OutlookItem, record: 
       // judged by the owner remembered here (the `crm-deleted` contact row), and the app stores the record's version,
       // so reconciliation stops re-recording a pair whose record did not change since.
       const baseline: FieldValues = { ...row.baseline, [CRM_OWNER_KEY]: record.ownerId };
-      const current = row.baseline[CRM_OWNER_KEY] === record.ownerId && row.crmVersion === record.version;
+      // A To Do task moved to another list has a new id (graph-behaviour.md §1.4): the row must follow it too.
+      const current = row.baseline[CRM_OWNER_KEY] === record.ownerId && row.crmVersion === record.version && rowAtItemsPlace(row, item);
       if (current) return plain(decision.reason);
       return plain(decision.reason, NONE_OUTLOOK, NONE_CRM, { type: 'put', state: row.state, trackedVia: row.trackedVia, baseline });
     }
   }
+}
+
+/** Whether the row names the item where it is now; a row that does not know its folder is not judged by it. */
+function rowAtItemsPlace(row: MappingRow, item: OutlookItem): boolean {
+  return row.outlookId === item.id && (row.outlookContainer === undefined || row.outlookContainer === null || row.outlookContainer === item.container);
 }
 
 /**
@@ -384,8 +390,7 @@ function syncPair(prepared: Prepared, item: OutlookItem, record: CrmRecord, row:
   // The row is rewritten when the item's id or folder changed with nothing else: a To Do task moved to another list
   // gets a new id (graph-behaviour.md §1.4), a message moved between folders keeps its id but direct reads need the
   // folder. A row that does not know its folder (written before the column existed) is not rewritten for that alone.
-  const sameOutlookPlace =
-    row !== null && row.outlookId === item.id && (row.outlookContainer === undefined || row.outlookContainer === null || row.outlookContainer === item.container);
+  const sameOutlookPlace = row !== null && rowAtItemsPlace(row, item);
   const unchangedRow =
     row !== null && row.state === 'linked' && sameOutlookPlace && sameBaseline(p.fields, row.baseline, baseline);
   const mappingAction: MappingAction = unchangedRow && row.trackedVia === trackedVia ? KEEP : { type: 'put', state: 'linked', trackedVia, baseline };

@@ -1,6 +1,7 @@
-// Azurite (the Table Storage and Queue emulator, a dev dependency) for the sandbox: spawned from node_modules with
-// in-memory persistence on free loopback ports, stopped with the sandbox. test/support/azurite.ts does the same for
-// tests; this copy ships with the CLI because test/ is not built.
+// Azurite (the Table Storage and Queue emulator, a dev dependency), spawned from node_modules with in-memory
+// persistence on free loopback ports and stopped with its owner: the sandbox, the benchmarks and the tests
+// (test/support/azurite.ts) all start it through here, so there is one launcher. It lives in src/ because the CLI
+// ships it and test/ is not built.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
@@ -35,25 +36,51 @@ function azuriteMain(service: Service): string {
 }
 
 export async function startAzurite(): Promise<AzuriteProcess> {
-  const workspace = mkdtempSync(path.join(os.tmpdir(), 'ocs-sandbox-azurite-'));
+  const started = await startAzuriteServices({ table: true, queue: true });
+  return { ...started, tableUrl: started.tableUrl as string, queueUrl: started.queueUrl as string };
+}
+
+export interface AzuriteServices {
+  tableUrl: string | null;
+  queueUrl: string | null;
+  connectionString: string;
+  stop(): Promise<void>;
+}
+
+// A process that exits without stopping its emulators (a test worker that crashed) must not leave them running.
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Starts the chosen services; the connection string names only those. */
+export async function startAzuriteServices(services: { table: boolean; queue: boolean }): Promise<AzuriteServices> {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => liveChildren.forEach((child) => child.kill('SIGKILL')));
+  }
+  const workspace = mkdtempSync(path.join(os.tmpdir(), 'ocs-azurite-'));
   const children: ChildProcess[] = [];
   const stopAll = async () => {
     await Promise.all(children.map(stopChild));
+    children.forEach((child) => liveChildren.delete(child));
     rmSync(workspace, { recursive: true, force: true });
   };
+  const launch = async (service: Service) => {
+    const started = await startService(service, workspace);
+    children.push(started.child);
+    liveChildren.add(started.child);
+    return started.url;
+  };
   try {
-    const table = await startService('table', workspace);
-    children.push(table.child);
-    const queue = await startService('queue', workspace);
-    children.push(queue.child);
+    const tableUrl = services.table ? await launch('table') : null;
+    const queueUrl = services.queue ? await launch('queue') : null;
     const connectionString = [
       'DefaultEndpointsProtocol=http',
       `AccountName=${DEV_ACCOUNT}`,
       `AccountKey=${DEV_ACCOUNT_KEY}`,
-      `TableEndpoint=${table.url}`,
-      `QueueEndpoint=${queue.url}`,
+      ...(tableUrl ? [`TableEndpoint=${tableUrl}`] : []),
+      ...(queueUrl ? [`QueueEndpoint=${queueUrl}`] : []),
     ].join(';');
-    return { tableUrl: table.url, queueUrl: queue.url, connectionString, stop: stopAll };
+    return { tableUrl, queueUrl, connectionString, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

@@ -94,63 +94,53 @@ describe('open product bugs found by the model-based suite', () => {
       /Outlook holds 2 copies of l1@model\.example/,
     );
   });
-
-  // BUG src/app/reconcile.ts crmFindings: a mapped record out of the user's scope is recorded as an `outOfScope`
-  // change at every verification, although the planner's decision for a pair the user tracked from Outlook is "keep"
-  // (DESIGN.md §6) and changes nothing. Each cycle re-hydrates and re-plans every such pair, and the change row never
-  // goes away (no service writes, but the work and the row are permanent). Fix: record outOfScope only when the
-  // record changed since the mapping last saw it (`record.version !== mapping.crmVersion`), and let the planner put
-  // the mapping with the new crmVersion on `crm-out-of-scope-tracked-in-outlook`.
-  it.failing('a contact reassigned in the CRM but tracked from Outlook is re-recorded by every reconciliation', async () => {
-    await expectOpenBug(
-      [new CreateInOutlook('contact', true, [0, 0]), new Cycle(), new Reassign(0), new ExpireCrmCursors()],
-      /change rows left after settling: \[\{"key":"map:map-\d+","reason":null/,
-    );
-  });
-
-  // BUG src/core/planner.ts crmOutOfScope, default ('keep') branch (~line 196): a task tracked from Outlook whose CRM
-  // record was reassigned stays linked (DESIGN.md §6 extension row); the user then moves it to another To Do list (new
-  // id, graph-behaviour.md §1.4). Hydrate follows the move, but the keep branch rewrites the row only when the owner
-  // or the CRM version changed (`current`), not when the Outlook id did, so the mapping keeps the old task id and every
-  // reconciliation records it as removed. syncPair got this right in the working tree (planner.ts ~line 380: the row
-  // is rewritten when the item's id or folder changed); the keep branch needs the same test:
-  // `const current = … && row.outlookId === item.id` (and the container, when the row has one).
-  it.failing('a reassigned task tracked from Outlook, moved to another list: the mapping keeps the old task id', async () => {
-    await expectOpenBug(
-      [new CreateInOutlook('task', true, [0, 0]), new Cycle(), new Reassign(0), new Cycle(), new MoveTask(0), new Cycle()],
-      /cycle 3: mapping of tag-1 pairs .* the items are/,
-    );
-  });
-
-  // BUG src/app/collect.ts collectStream: a delta round from no cursor (here: the first round's setCursor failed, so
-  // the contacts stream has no cursor although a mapping now exists) is an initial round, which reports no removals
-  // (graph-behaviour.md §1.4), and no sweep runs, because the sweep only follows a ResyncRequiredError. A contact the
-  // user deletes before that round is therefore not seen as deleted until reconciliation happens to verify it (20
-  // mappings per cycle by default: many cycles in a large mailbox). Fix: when `cursor === null` and the kind has linked
-  // mappings, start a sweep epoch exactly as after an eviction (set `sweep:<stream>` before the round).
-  it.failing('a deletion during a delta round from no cursor (the first setCursor failed) waits for reconciliation', async () => {
-    await expectOpenBug(
-      [new CreateInCrm('contact', [0, 0]), new StoreWritesFail(1), new Reconcile(), new DeleteInOutlook(0, false), new Cycle()],
-      /cycle 2: contact l1@model\.example \(crm\) went .*"link":"linked"\} → .*"link":"linked"\}, expected .*"link":"deletedLocally"/,
-    );
-  });
-
-  // BUG src/app/reconcile.ts outlookFindings (line ~102): `untracked = !marker && !category`, while the planner's
-  // isStillTracked (src/core/rules.ts) calls a linked item untracked when *either* is gone. A user who removes the
-  // category leaves the marker property (only the worker clears it), so reconciliation never sees the untrack. It
-  // matters when no delta reports the change: here the linked message was moved out of the Inbox (immutable id, no
-  // stream reads the folder, the move itself was applied as out-of-view), then untracked: the pair stays linked
-  // forever. Fix: `const untracked = !isStillTracked(item, mapping.crmId)` (through src/app/core-api.ts).
-  it.failing('an untrack of a linked message out of the Inbox is never found (reconcile tests marker AND category)', async () => {
-    await expectOpenBug(
-      [new CreateInOutlook('email', true, [0, 0]), new Cycle(), new MoveMessage(0), new Cycle(), new Untrack(0), new Cycle()],
-      /reconciliation never found: <tag-1@model\.example>/,
-    );
-  });
-
 });
 
 describe('product bugs found by the suite and fixed since (kept fixed)', () => {
+  // Was a bug (src/app/reconcile.ts outlookFindings: `untracked = !marker && !category`, while the planner's
+  // isStillTracked calls a linked item untracked when its category is gone and the worker's upkeep had landed): the
+  // linked message moved out of the Inbox (no stream reads its folder), then untracked, stayed linked forever.
+  // Fixed: reconciliation uses isStillTracked (src/app/core-api.ts).
+  it('an untrack of a linked message out of the Inbox is found by reconciliation', async () => {
+    const runner = await runSequence(
+      [new CreateInOutlook('email', true, [0, 0]), new Cycle(), new MoveMessage(0), new Cycle(), new Untrack(0), new Cycle()],
+      { avoid: AVOID_NOTHING },
+    );
+    expect(runner.model.items[0]).toMatchObject({ o: 'live', tracked: false, link: 'unlinked' });
+  });
+
+  // Was a bug (src/app/reconcile.ts crmFindings): a mapped record out of scope, kept because the user tracked it from
+  // Outlook (DESIGN.md §6), was recorded as `outOfScope` at every verification and its change row never went away.
+  // Fixed: recorded only when the record's version differs from the one the mapping stored when the planner kept it.
+  it('a contact reassigned in the CRM but tracked from Outlook is not re-recorded by reconciliation', async () => {
+    const runner = await runSequence([new CreateInOutlook('contact', true, [0, 0]), new Cycle(), new Reassign(0), new ExpireCrmCursors()], {
+      avoid: AVOID_NOTHING,
+    });
+    expect(runner.model.items[0]).toMatchObject({ o: 'live', c: 'live', link: 'linked' });
+  });
+
+  // Was a bug (src/core/planner.ts crmOutOfScope, keep branch): the row was rewritten only when the CRM owner or version
+  // changed, so a kept task moved to another To Do list (new id, graph-behaviour.md §1.4) kept the old task id.
+  // Fixed: the keep branch also rewrites the row when the item's id or list changed, as syncPair does.
+  it('a reassigned task tracked from Outlook, moved to another list: the mapping follows the new task id', async () => {
+    const runner = await runSequence(
+      [new CreateInOutlook('task', true, [0, 0]), new Cycle(), new Reassign(0), new Cycle(), new MoveTask(0), new Cycle()],
+      { avoid: AVOID_NOTHING },
+    );
+    expect(runner.model.items[0]).toMatchObject({ o: 'live', c: 'live', link: 'linked' });
+  });
+
+  // Was a bug (src/app/collect.ts collectStream): a round from no cursor (the first setCursor failed) while a mapping of
+  // the stream existed reported no removals (graph-behaviour.md §1.4) and did not sweep, so a deletion waited for
+  // reconciliation. Fixed: such a round opens a sweep epoch, as after an eviction (graph-behaviour.md §1.6).
+  it('a deletion during a delta round from no cursor (the first setCursor failed) is found by the sweep', async () => {
+    const runner = await runSequence(
+      [new CreateInCrm('contact', [0, 0]), new StoreWritesFail(1), new Reconcile(), new DeleteInOutlook(0, false), new Cycle()],
+      { avoid: AVOID_NOTHING },
+    );
+    expect(runner.model.items[0]).toMatchObject({ o: 'gone', c: 'live', link: 'deletedLocally' });
+  });
+
   // Was a bug (src/adapters/tables/rows.ts changeColumns: `nextAttemptAt: record.at`, the source system's timestamp):
   // with the CRM clock 1 s ahead of the worker's, a record created just before the cycle was collected but not due, and
   // waited a cycle (a clock hours ahead: hours). Fixed in commit 145492a ("changes stamped ahead of the worker clock are
