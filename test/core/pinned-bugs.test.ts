@@ -110,6 +110,28 @@ describe('2. a contact tracked from Outlook and reassigned in the CRM: kept, wit
     const row = { ...input.mapping, baseline: kept.mapping.baseline, crmVersion: 'W/"101"' };
     expect(summary(plan({ ...input, mapping: row }))).toEqual(['crm-out-of-scope-tracked-in-outlook', 'none', 'none', 'keep']);
   });
+
+  // test/model/regressions.test.ts "a reassigned task tracked from Outlook, moved to another list": the keep branch
+  // ignored a new Outlook id, so the row kept the old task id (graph-behaviour.md §1.4: a moved task gets a new id).
+  test('kept pair, owner and version known, the task moved to another list: the row is put (the app stores the new id)', () => {
+    const { outlook, crm, baseline } = pairFixture('task');
+    const owned = { ...baseline, [CRM_OWNER_KEY]: OTHER_USER };
+    const row = mappingRow('task', owned, { trackedVia: 'outlook', crmVersion: 'W/"101"', outlookContainer: 'list-a' });
+    const record: CrmRecord = { ...crm, ownerId: OTHER_USER, version: 'W/"101"' };
+    const input = (where: OutlookItem): PlanInput => ({
+      outlook: { state: 'present', item: where },
+      crm: { state: 'present', record, inScope: false },
+      mapping: row,
+      context: context('task'),
+    });
+    const stayed = { ...outlook, id: row.outlookId ?? outlook.id, container: 'list-a' };
+    expect(summary(plan(input(stayed)))).toEqual(['crm-out-of-scope-tracked-in-outlook', 'none', 'none', 'keep']);
+    const moved = plan(input({ ...stayed, id: 'o-task-moved', container: 'list-b' }));
+    expect(summary(moved)).toEqual(['crm-out-of-scope-tracked-in-outlook', 'none', 'none', 'put:linked']);
+    expect(moved.mapping.type === 'put' && moved.mapping.baseline).toEqual(owned);
+    // Same id, another list (a row that knows its list): also put, so direct reads look in the right list.
+    expect(plan(input({ ...stayed, container: 'list-b' })).mapping.type).toBe('put');
+  });
 });
 
 describe('3. a To Do task moved to another list: the mapping follows the new id (graph-behaviour.md §1.4)', () => {
