@@ -53,7 +53,11 @@ export async function reconcile(ctx: RunContext): Promise<void> {
       ctx.tally.fail(`reconcile:${mappedChangeKey(mapping.mapId)}`, failure.reason, failure.detail);
       continue;
     }
-    records.push(...outlookFindings(ctx, mapping, outlookItems), ...crmFindings(ctx, mapping, crmRecords));
+    const record = mapping.crmId === null ? undefined : crmRecords.get(crmKey(mapping.kind, mapping.crmId));
+    // A pair kept out of scope (tracked from Outlook, DESIGN.md §6) syncs nothing to the record, so an Outlook edit
+    // stays away from the baseline for good: comparing contents would re-record the pair every cycle.
+    const keptOutOfScope = record !== undefined && record !== null && !ctx.deps.crm.isInScope(record, ctx.user);
+    records.push(...outlookFindings(ctx, mapping, outlookItems, !keptOutOfScope), ...crmFindings(ctx, mapping, crmRecords));
   }
   if (records.length > 0) {
     await store.recordChanges(ctx.mailbox, records);
@@ -82,7 +86,7 @@ function crmKey(kind: ItemKind, id: string): string {
   return `${kind}:${id.toLowerCase()}`;
 }
 
-function outlookFindings(ctx: RunContext, mapping: MappingRow, items: Map<string, OutlookItem | null>): ChangeRecord[] {
+function outlookFindings(ctx: RunContext, mapping: MappingRow, items: Map<string, OutlookItem | null>, compareContents: boolean): ChangeRecord[] {
   if (mapping.outlookId === null || !items.has(mapping.outlookId)) return [];
   const item = items.get(mapping.outlookId) ?? null;
   const base = {
@@ -101,7 +105,7 @@ function outlookFindings(ctx: RunContext, mapping: MappingRow, items: Map<string
   }
   // The planner's rule: a linked item whose category is gone is untracked although the marker remains (DESIGN.md §2).
   const untracked = !isStillTracked(item, mapping.crmId);
-  const changed = untracked || differsFromBaseline(ctx, mapping.kind, 'outlook', outlookFields(ctx, mapping.kind, item), mapping.baseline);
+  const changed = untracked || (compareContents && differsFromBaseline(ctx, mapping.kind, 'outlook', outlookFields(ctx, mapping.kind, item), mapping.baseline));
   return changed ? [{ ...base, outlookContainer: item.container, change: 'upsert', at: item.lastModified }] : [];
 }
 

@@ -109,6 +109,18 @@ describe('product bugs found by the suite and fixed since (kept fixed)', () => {
     expect(runner.model.items[0]).toMatchObject({ o: 'live', tracked: false, link: 'unlinked' });
   });
 
+  // Was a bug (src/app/reconcile.ts outlookFindings), found by the long profile (seed -923222501): a contact tracked
+  // from Outlook and reassigned in the CRM is kept (DESIGN.md §6), so nothing syncs to the record; an Outlook edit then
+  // stays away from the baseline for good, and reconciliation re-recorded the pair at every verification (the change
+  // row never settled). Fixed: contents are not compared for a pair whose record is out of scope.
+  it('an Outlook edit of a contact kept out of scope is not re-recorded by every reconciliation', async () => {
+    const runner = await runSequence(
+      [new CreateInOutlook('contact', true, [0, 0]), new Cycle(), new Reassign(0), new EditOutlook(0, 0, 1), new ConfirmHeldDeletes()],
+      { avoid: AVOID_NOTHING },
+    );
+    expect(runner.model.items[0]).toMatchObject({ o: 'live', c: 'live', link: 'linked' });
+  });
+
   // Was a bug (src/app/reconcile.ts crmFindings): a mapped record out of scope, kept because the user tracked it from
   // Outlook (DESIGN.md §6), was recorded as `outOfScope` at every verification and its change row never went away.
   // Fixed: recorded only when the record's version differs from the one the mapping stored when the planner kept it.

@@ -10,6 +10,7 @@ import type { RequestObservation } from '../../../src/adapters/graph/transport';
 import type { ItemKind, JsonObject } from '../../../src/core/model';
 import type { ItemRef } from '../../../src/ports/mailbox-source';
 import type { MailboxSourceHarness, MailboxWorld } from '../../contracts/mailbox-source.contract';
+import { validateGraphRequest } from '../../support/openapi';
 
 export const PRODUCT_GUID = '6d3c1f9e-2b7a-4c55-9a0e-5f1d2c3b4a99';
 export const PRODUCT_NAME = 'outlook-crm-sync';
@@ -26,8 +27,44 @@ export interface SimulatedHarness extends MailboxSourceHarness {
   sleeps: number[];
   /** The adapter's clock: wall clock plus the virtual time its sleeps have advanced. */
   now(): number;
+  /** Every Graph request the adapter sent (token requests excluded), validated against the OpenAPI subset. */
+  graphRequests: GraphRequestRecord[];
+  /** The subset of graphRequests that do not fit the OpenAPI subset. */
+  requestViolations: GraphRequestRecord[];
   /** Builds another adapter on the same simulator (different options). */
   makeSource(overrides?: Partial<GraphMailboxSourceOptions>): GraphMailboxSource;
+}
+
+export interface GraphRequestRecord {
+  method: string;
+  url: string;
+  /** The request body as sent (JSON text), if any. */
+  body: string | undefined;
+  /** `METHOD template` matched in the OpenAPI subset, `POST /$batch`, or null when no path matched. */
+  against: string | null;
+  errors: string[];
+}
+
+/**
+ * Wraps the adapter's fetch: every request to the Graph version root is checked against the OpenAPI subset
+ * (test/support/openapi.ts) before it goes out, and recorded; the request itself is passed on unchanged, so a
+ * violation shows in the records instead of changing the adapter's behaviour. msal's requests to the token
+ * endpoint (same host in the simulator, outside `/v1.0`) are not Graph requests and are not checked.
+ */
+export function requestValidatingFetch(inner: Fetch, graphBaseUrl: string, records: GraphRequestRecord[], violations: GraphRequestRecord[]): Fetch {
+  const versionRoot = new URL('v1.0/', graphBaseUrl).href.toLowerCase();
+  return (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (url.toLowerCase().startsWith(versionRoot)) {
+      const method = (init?.method ?? (typeof input === 'object' && !(input instanceof URL) ? input.method : 'GET')).toUpperCase();
+      const body = typeof init?.body === 'string' ? init.body : undefined;
+      const result = validateGraphRequest(method, url, body);
+      const record: GraphRequestRecord = { method, url, body, against: result.against, errors: result.errors };
+      records.push(record);
+      if (!result.valid) violations.push(record);
+    }
+    return inner(input, init);
+  };
 }
 
 export async function startSimulatedHarness(options: { knobs?: Partial<GraphKnobs>; retry?: Partial<RetryPolicy>; maxPageSize?: number } = {}): Promise<SimulatedHarness> {
@@ -43,6 +80,8 @@ export async function startSimulatedHarness(options: { knobs?: Partial<GraphKnob
     slept += ms;
   };
   const fetch = trustedFetch(sim.caCert);
+  const graphRequests: GraphRequestRecord[] = [];
+  const requestViolations: GraphRequestRecord[] = [];
   const makeSource = (overrides: Partial<GraphMailboxSourceOptions> = {}) =>
     new GraphMailboxSource({
       graphBaseUrl: sim.baseUrl,
@@ -62,6 +101,8 @@ export async function startSimulatedHarness(options: { knobs?: Partial<GraphKnob
       },
       onRequest: (_mailbox, observation) => observations.push(observation),
       ...overrides,
+      // The adapter's own default (trustedFetch of the simulator CA) or the override's fetch, observed.
+      fetch: requestValidatingFetch(overrides.fetch ?? trustedFetch(sim.caCert), sim.baseUrl, graphRequests, requestViolations),
       // Retry overrides refine the harness policy (its recorded sleeps and virtual clock) rather than replace it.
       ...(overrides.retry ? { retry: { sleep: recordSleep, now, ...options.retry, ...overrides.retry } } : {}),
     });
@@ -75,6 +116,8 @@ export async function startSimulatedHarness(options: { knobs?: Partial<GraphKnob
     source,
     observations,
     sleeps,
+    graphRequests,
+    requestViolations,
     makeSource,
     mailbox,
     productGuid: PRODUCT_GUID,
