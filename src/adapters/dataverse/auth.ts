@@ -1,7 +1,8 @@
 // Tokens for the Web API: MSAL client credentials (secret or certificate) for `<environment-url>/.default`
 // (dataverse-behaviour.md §5). msal-node caches the token and refreshes it before expiry, so calling this per request
 // is cheap. The composition root and the tests both build their provider here.
-import { ConfidentialClientApplication, type Configuration, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
+import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
+import { fetchNetworkModule } from '../http/msal-network';
 import { trustedFetch, type Fetch } from '../http/trusted-fetch';
 import type { TokenProvider } from './http';
 
@@ -47,7 +48,7 @@ export function dataverseTokenProvider(options: DataverseTokenOptions): TokenPro
       knownAuthorities: [new URL(authorityBase).host],
       ...('secret' in options.credential ? { clientSecret: options.credential.secret } : { clientCertificate: options.credential.certificate }),
     },
-    system: { networkClient: fetchNetworkClient(options.fetch ?? trustedFetch(options.extraCaPem)) },
+    system: { networkClient: fetchNetworkModule(options.fetch ?? trustedFetch(options.extraCaPem)) },
   };
   const app = new ConfidentialClientApplication(configuration);
   const scope = dataverseTokenScope(options.environmentUrl);
@@ -55,29 +56,5 @@ export function dataverseTokenProvider(options: DataverseTokenOptions): TokenPro
     const result = await app.acquireTokenByClientCredential({ scopes: [scope], skipCache: request?.forceRefresh === true });
     if (!result?.accessToken) throw new Error('the token response carried no access token');
     return result.accessToken;
-  };
-}
-
-/** msal's network seam over a fetch, so the token requests trust the same CA as the API requests. */
-function fetchNetworkClient(fetchImpl: Fetch): INetworkModule {
-  const send = async <T>(method: 'GET' | 'POST', url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> => {
-    const response = await fetchImpl(url, { method, headers: options?.headers, body: method === 'POST' ? options?.body : undefined });
-    const text = await response.text();
-    let body: unknown = {};
-    try {
-      body = text === '' ? {} : JSON.parse(text);
-    } catch {
-      body = {};
-    }
-    const headers: Record<string, string> = {};
-    response.headers.forEach((value, name) => {
-      headers[name] = value;
-    });
-    // msal validates the shape of what it asked for; this module only transports it.
-    return { headers, body: body as T, status: response.status };
-  };
-  return {
-    sendGetRequestAsync: (url, options) => send('GET', url, options),
-    sendPostRequestAsync: (url, options) => send('POST', url, options),
   };
 }

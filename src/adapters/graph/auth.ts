@@ -2,8 +2,9 @@
 // AuthenticationProvider. MSAL caches the token in memory and refreshes it before expiry.
 // For the simulators, the authority host is a loopback HTTPS server: msal needs it in `knownAuthorities` (no instance
 // discovery against login.microsoftonline.com) and a network client that trusts the simulator CA.
-import { ConfidentialClientApplication, type Configuration, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
+import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
 import type { AuthenticationProvider } from '@microsoft/microsoft-graph-client';
+import { fetchNetworkModule } from '../http/msal-network';
 import type { Fetch } from '../http/trusted-fetch';
 
 export type ClientCredential =
@@ -53,29 +54,5 @@ export function createTokenProvider(options: TokenProviderOptions): Authenticati
         throw new TokenAcquisitionError(`token acquisition failed (${code})`, { cause: error });
       }
     },
-  };
-}
-
-/** msal-node's INetworkModule over a fetch (msal's default client cannot be told to trust an extra CA). */
-export function fetchNetworkModule(fetch: Fetch): INetworkModule {
-  const send = async <T>(method: 'GET' | 'POST', url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> => {
-    const response = await fetch(url, { method, headers: options?.headers, body: method === 'POST' ? options?.body : undefined });
-    const text = await response.text();
-    let body: unknown = {};
-    try {
-      body = text === '' ? {} : JSON.parse(text);
-    } catch {
-      body = {};
-    }
-    const headers: Record<string, string> = {};
-    response.headers.forEach((value, key) => {
-      headers[key] = value;
-    });
-    // msal validates the shape of what it asked for; this module only transports it.
-    return { status: response.status, headers, body: body as T };
-  };
-  return {
-    sendGetRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => send<T>('GET', url, options),
-    sendPostRequestAsync: <T>(url: string, options?: NetworkRequestOptions) => send<T>('POST', url, options),
   };
 }
