@@ -13,12 +13,12 @@ import { buildRuntime, type Runtime } from '../../src/composition';
 import { loadConfigOrThrow } from '../../src/config';
 import type { ItemKind, JsonObject, KindSettings, MailboxSettings, MappingRow } from '../../src/core/model';
 import type { Clock } from '../../src/ports/clock';
-import type { LogFields, Logger } from '../../src/ports/logger';
 import type { RunSummary } from '../../src/ports/state-store';
 import { startDataverseSimulator, type DataverseSimulator } from '../../src/simulators/dataverse';
 import { startGraphSimulator, type GraphSimulator } from '../../src/simulators/graph';
 import { startAzurite, type AzuriteInstance } from '../support/azurite';
 import { CountingCrm, CountingMailboxSource, FaultyStore, SimulatedCrash, Writes } from '../app/support/world';
+import { RecordingLogger } from '../app/support/world';
 
 export const MAILBOX = 'adele@contoso.test';
 export const CATEGORY = 'Tracked to CRM';
@@ -42,21 +42,9 @@ export class OffsetClock implements Clock {
   }
 }
 
-export class QuietLogger implements Logger {
-  readonly lines: { level: string; message: string; fields: LogFields | undefined }[] = [];
-  debug(message: string, fields?: LogFields): void {
-    this.lines.push({ level: 'debug', message, fields });
-  }
-  info(message: string, fields?: LogFields): void {
-    this.lines.push({ level: 'info', message, fields });
-  }
-  warn(message: string, fields?: LogFields): void {
-    this.lines.push({ level: 'warn', message, fields });
-  }
-  error(message: string, fields?: LogFields): void {
-    this.lines.push({ level: 'error', message, fields });
-  }
-}
+/** Keeps the worker's log lines for assertions (one recording logger for every test harness). */
+export const QuietLogger = RecordingLogger;
+export type QuietLogger = RecordingLogger;
 
 /** Writes one cycle made on each side, counted from the simulators' own request logs. */
 export interface WriteCounts {

@@ -7,9 +7,9 @@ import { MemoryWorkQueue } from '../../src/adapters/memory/work-queue';
 import { runtimeOf, type Runtime } from '../../src/composition';
 import { loadConfigOrThrow } from '../../src/config';
 import type { JsonObject } from '../../src/core/model';
-import type { LogFields, Logger } from '../../src/ports/logger';
 import type { ReceivedMessage, WorkQueue } from '../../src/ports/work-queue';
 import { InvocationContext } from '@azure/functions';
+import { RecordingLogger } from '../app/support/world';
 
 export const ALICE = 'alice@contoso.example';
 export const BOB = 'bob@contoso.example';
@@ -31,21 +31,9 @@ export class TestClock {
   }
 }
 
-export class SilentLogger implements Logger {
-  readonly lines: { level: string; message: string; fields?: LogFields }[] = [];
-  debug(message: string, fields?: LogFields): void {
-    this.lines.push({ level: 'debug', message, fields });
-  }
-  info(message: string, fields?: LogFields): void {
-    this.lines.push({ level: 'info', message, fields });
-  }
-  warn(message: string, fields?: LogFields): void {
-    this.lines.push({ level: 'warn', message, fields });
-  }
-  error(message: string, fields?: LogFields): void {
-    this.lines.push({ level: 'error', message, fields });
-  }
-}
+/** Keeps the worker's log lines for assertions (one recording logger for every test harness). */
+export const SilentLogger = RecordingLogger;
+export type SilentLogger = RecordingLogger;
 
 export interface MemoryWorld {
   runtime: Runtime;
