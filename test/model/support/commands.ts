@@ -291,6 +291,10 @@ export class EvictGraphCursors extends WorldCommand {
 }
 
 export class ExpireCrmCursors extends WorldCommand {
+  /** A full re-read loses the feed's deletion of a pendingCreate row's record: the open resurrection, steered around. */
+  override check(model: Readonly<ReferenceModel>): boolean {
+    return !(model.avoid.pendingCreateDeletionUnseen && model.items.some((item) => item.link === 'pendingCreate' && item.c !== 'none'));
+  }
   async run(_model: ReferenceModel, runner: Runner): Promise<void> {
     runner.world.crm.expireCursors();
     runner.note(this.toString());
@@ -306,7 +310,7 @@ export class ThrottleBurst extends WorldCommand {
   }
   /** While a crash left a pair half-linked, a failing write or read makes the open duplicate bug fire: steer around it. */
   override check(model: Readonly<ReferenceModel>): boolean {
-    return !(model.items.some((item) => steerAroundHalfLink(model.avoid, item)));
+    return !model.items.some((item) => steerAroundHalfLink(model.avoid, item));
   }
   async run(_model: ReferenceModel, runner: Runner): Promise<void> {
     (this.service === 'graph' ? runner.world.mailbox.throttle : runner.world.crmPort.throttle).burst(this.calls);
@@ -320,7 +324,7 @@ export class ThrottleBurst extends WorldCommand {
 export class RejectNextCrmWrite extends WorldCommand {
   /** While a crash left a pair half-linked, a failing write or read makes the open duplicate bug fire: steer around it. */
   override check(model: Readonly<ReferenceModel>): boolean {
-    return !(model.items.some((item) => steerAroundHalfLink(model.avoid, item)));
+    return !model.items.some((item) => steerAroundHalfLink(model.avoid, item));
   }
   async run(_model: ReferenceModel, runner: Runner): Promise<void> {
     runner.world.crm.rejectNextWrite('crm-validation-error');
@@ -338,7 +342,7 @@ export class StoreWritesFail extends WorldCommand {
   }
   /** While a crash left a pair half-linked, a failing write or read makes the open duplicate bug fire: steer around it. */
   override check(model: Readonly<ReferenceModel>): boolean {
-    return !(model.items.some((item) => steerAroundHalfLink(model.avoid, item)));
+    return !model.items.some((item) => steerAroundHalfLink(model.avoid, item));
   }
   async run(_model: ReferenceModel, runner: Runner): Promise<void> {
     runner.world.flaky.failWrites += this.calls;

@@ -98,6 +98,12 @@ export interface KnownIssues {
    * the user deletes (or untracks) the new Outlook item: the record's feed row creates it in Outlook again.
    */
   crashAfterOutlookCreate: boolean;
+  /**
+   * Open: a pendingCreate row whose record was created (before a crash) and then deleted in the CRM, while the CRM
+   * cursor expired: the full re-read reports no deletion, so the row reads as "not created yet" and the record is
+   * created again.
+   */
+  pendingCreateDeletionUnseen: boolean;
   /** A To Do task moved to another list while its pair is kept out of scope: the mapping keeps the old task id. */
   staleIdAfterTaskMove: boolean;
   /** A pair kept linked while its CRM record is out of scope is re-recorded by every reconciliation. */
@@ -117,6 +123,7 @@ export interface KnownIssues {
 export const AVOID_KNOWN_ISSUES: KnownIssues = {
   crashBeforeLinkCommit: false, // fixed (issue 6): the pendingCreate row; regressions.test.ts keeps it fixed
   crashAfterOutlookCreate: true, // open: regressions.test.ts pins it (it.failing)
+  pendingCreateDeletionUnseen: true, // open: regressions.test.ts pins it (it.failing)
   staleIdAfterTaskMove: false, // fixed: see regressions.test.ts "fixed since"
   outOfScopeChurn: false, // fixed: see regressions.test.ts "fixed since"
   skewDefersChanges: false, // fixed while this suite was written
@@ -128,6 +135,7 @@ export const AVOID_KNOWN_ISSUES: KnownIssues = {
 export const AVOID_NOTHING: KnownIssues = {
   crashBeforeLinkCommit: false,
   crashAfterOutlookCreate: false,
+  pendingCreateDeletionUnseen: false,
   staleIdAfterTaskMove: false,
   outOfScopeChurn: false,
   skewDefersChanges: false,
