@@ -147,6 +147,9 @@ export async function runPlanned(ctx: RunContext, item: PlannedItem, mayRetry: b
   // instance that took over (DESIGN.md §4.1). Outside the try: a lost lease ends the run, it is no item's failure.
   await ctx.lease.keepAlive();
   let execution: Execution;
+  // executePlan may commit a pendingCreate row before a CRM create (slot.mapping becomes it). A create that then fails
+  // created nothing: its failure stays on the row it was recorded on, which finds the pendingCreate row when retried.
+  const mappingBefore = slot.mapping;
   try {
     execution = await executePlan(ctx, slot, plan);
   } catch (error) {
@@ -159,7 +162,7 @@ export async function runPlanned(ctx: RunContext, item: PlannedItem, mayRetry: b
       ctx.tally.add('retries.concurrency');
       return 'retry';
     }
-    await recordFailure(ctx, slot.row, classified, slot.mapping);
+    await recordFailure(ctx, slot.row, classified, mappingBefore);
     return 'failed';
   }
   for (const write of writes) ctx.tally.add(write);

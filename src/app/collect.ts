@@ -61,6 +61,11 @@ export async function collectCrm(ctx: RunContext): Promise<void> {
   }
 }
 
+/** A mapping whose Outlook item a listing vouches for: a linked pair, or one whose CRM create is pending. */
+function isPaired(mapping: MappingRow): boolean {
+  return mapping.state === 'linked' || mapping.state === 'pendingCreate';
+}
+
 function rethrowIfFatal(error: unknown): void {
   if (error instanceof AuthError || error instanceof InvariantError || error instanceof LeaseLostError) throw error;
 }
@@ -106,7 +111,7 @@ async function collectStream(ctx: RunContext, stream: StreamRef): Promise<{ full
 async function hasLinkedMappingsOf(ctx: RunContext, stream: StreamRef): Promise<boolean> {
   const singleStream = ctx.streams.filter((other) => other.kind === stream.kind).length === 1;
   for await (const mapping of ctx.deps.store.listMappings(ctx.mailbox, stream.kind)) {
-    if (mapping.state !== 'linked' || mapping.outlookId === null) continue;
+    if (!isPaired(mapping) || mapping.outlookId === null) continue;
     if (singleStream || !mapping.outlookContainer || mapping.outlookContainer === stream.container) return true;
   }
   return false;
@@ -419,7 +424,7 @@ async function sweepUnvisited(ctx: RunContext, stream: StreamRef, epoch: number)
   const records: ChangeRecord[] = [];
   const singleStream = ctx.streams.filter((other) => other.kind === stream.kind).length === 1;
   for await (const mapping of ctx.deps.store.listMappings(ctx.mailbox, stream.kind)) {
-    if (mapping.state !== 'linked' || mapping.outlookId === null || mapping.visitedEpoch >= epoch) continue;
+    if (!isPaired(mapping) || mapping.outlookId === null || mapping.visitedEpoch >= epoch) continue;
     // With several streams of one kind (To Do lists, Inbox and Sent Items) this listing only vouches for items of its
     // own container: items of the kind's other streams are theirs to sweep. A mapping stored without a container is
     // a candidate for every stream of its kind; the apply phase reads it in each list (readOutlookItems).

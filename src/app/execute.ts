@@ -54,6 +54,7 @@ export async function executePlan(ctx: RunContext, slot: Slot, plan: Plan): Prom
   const done: Execution = { crmRecord: slot.crmRecord ?? null, outlookItem: slot.outlookItem ?? null };
 
   if (plan.crm.type === 'create') {
+    await commitPendingCreate(ctx, slot, plan);
     done.crmRecord = await crm.create(kind, plan.crm.write, { actAs, idempotencyKey: plan.crm.idempotencyKey });
   }
   if (plan.outlook.type === 'create') {
@@ -71,6 +72,43 @@ export async function executePlan(ctx: RunContext, slot: Slot, plan: Plan): Prom
     if (created && !(error instanceof InvariantError)) throw new PartialExecutionError(done, error);
     throw error;
   }
+}
+
+/**
+ * Before the CRM create of a tracked Outlook item without a mapping: commit a `pendingCreate` row naming the id the
+ * create will use (CrmConnector.idForCreate), so a crash between the create and the link commit leaves a pair the CRM
+ * feed finds (findMappingByCrmId) instead of an unmapped record that would be created in Outlook again. The link
+ * commit after the create replaces this row (CAS on its etag: `slot.mapping` becomes the stored row). A connector that
+ * cannot name the id keeps the create-then-link order.
+ */
+async function commitPendingCreate(ctx: RunContext, slot: Slot, plan: Plan): Promise<void> {
+  const item = slot.outlookItem;
+  if (plan.crm.type !== 'create' || plan.mapping.type !== 'put' || plan.outlook.type === 'create') return;
+  // A row already there is a pendingCreate row whose create runs again, or a re-tracked pair's row: left as it is.
+  if (!item || slot.mapping) return;
+  const { crm, store, clock } = ctx.deps;
+  const crmId = crm.idForCreate?.(slot.row.kind, plan.crm.idempotencyKey) ?? null;
+  if (crmId === null) return;
+  const baseline = plan.mapping.baseline;
+  const row: MappingRow = {
+    mapId: ctx.deps.ids(),
+    kind: slot.row.kind,
+    outlookId: item.id,
+    outlookContainer: containerOf(slot, item.id, null),
+    crmId,
+    state: 'pendingCreate',
+    trackedVia: 'outlook',
+    baseline,
+    baselineHash: hashBaseline(baseline),
+    outlookVersion: item.changeKey,
+    crmVersion: null,
+    visitedEpoch: clock.now().getTime(),
+    verifiedAt: null,
+  };
+  const [result] = await store.commit(ctx.mailbox, [{ mapping: { put: row } }]);
+  if (!result?.ok) throw result?.error ?? new InvariantError('the store returned no result for a commit');
+  ctx.tally.add('mapping.pendingCreate');
+  slot.mapping = result.mapping ?? (await store.getMapping(ctx.mailbox, row.mapId));
 }
 
 async function executeRest(ctx: RunContext, slot: Slot, plan: Plan, done: Execution): Promise<Execution> {

@@ -6,6 +6,7 @@ import type { CrmSide, OutlookSide, PlanInput } from '../core/plan';
 import type { ItemRef } from '../ports/mailbox-source';
 import { AuthError, InvariantError, ItemRejectedError } from '../ports/errors';
 import type { ChangeRow } from '../ports/state-store';
+import { mappedChangeKey } from './collect';
 import { classifyError, type ClassifiedError } from './failures';
 import type { RunContext } from './run-context';
 
@@ -43,7 +44,22 @@ export async function hydrateBatch(ctx: RunContext, rows: readonly ChangeRow[]):
   await findOutlookItemsOfNewCrmRecords(ctx, slots);
   for (const slot of live(slots)) await resolveCrmId(ctx, slot);
   await readCrmSides(ctx, slots);
+  for (const slot of live(slots)) await guarded(slot, () => settlePendingCreate(ctx, slot));
   return separateCollisions(slots);
+}
+
+/**
+ * A pendingCreate row whose record reads as gone: the create never ran (a crash or a rejected write right before it),
+ * or it ran and the record was deleted since. Only the CRM feed tells them apart: a `deleted` change recorded for the
+ * row's record proves the create happened, and the pair is then planned as linked with its CRM side deleted
+ * (DESIGN.md §6), never created again. Without that evidence the create runs again with the same idempotency key.
+ */
+async function settlePendingCreate(ctx: RunContext, slot: Slot): Promise<void> {
+  const mapping = slot.mapping;
+  if (mapping?.state !== 'pendingCreate' || slot.crmRecord !== null) return;
+  const key = mappedChangeKey(mapping.mapId);
+  const row = slot.row.key === key ? slot.row : await ctx.deps.store.getChange(ctx.mailbox, key);
+  if (row?.crmChange === 'deleted') slot.mapping = { ...mapping, state: 'linked' };
 }
 
 function live(slots: Slot[]): Slot[] {

@@ -15,6 +15,8 @@ export async function reconcile(ctx: RunContext): Promise<void> {
   const mappings = await store.oldestVerified(ctx.mailbox, ctx.options.reconcileLimit);
   if (mappings.length === 0) return;
   await ctx.lease.keepAlive();
+  // Not pendingCreate rows: the change row that planned their create stays until the link commit (or holds its
+  // failure and backoff), and a finding recorded here would retry the create ahead of that backoff.
   const active = mappings.filter((m) => m.state === 'linked' && ctx.settings.kinds[m.kind].enabled);
 
   // Each item is read in the container its mapping recorded (a To Do task only exists inside its own list).

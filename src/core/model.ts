@@ -82,7 +82,13 @@ export interface CrmWrite {
   regarding?: { entity: string; id: string } | null;
 }
 
-export type MappingState = 'linked' | 'unlinked' | 'deletedLocally';
+/**
+ * `pendingCreate`: committed just before the CRM create of an Outlook-originated item, with the id that create will use
+ * (CrmConnector.idForCreate). A crash between the create and the link commit then leaves a row the CRM feed finds, so
+ * the new record is never taken for an unmapped one and created in Outlook again. Planned as `linked`, except that a
+ * CRM side not found means "not created yet": the create runs again with the same idempotency key.
+ */
+export type MappingState = 'linked' | 'pendingCreate' | 'unlinked' | 'deletedLocally';
 export type TrackedVia = 'outlook' | 'crm' | 'both';
 
 /** One row of the mapping table (DESIGN.md §3): an Outlook item paired with a CRM record. */

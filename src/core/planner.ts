@@ -64,6 +64,7 @@ export function plan(input: PlanInput): PlanWithNotes {
   const row = input.mapping;
   if (!row) return planUnmapped(p);
   if (row.state === 'linked') return planLinked(p, row);
+  if (row.state === 'pendingCreate') return planPendingCreate(p, row);
   return planDetached(p, row);
 }
 
@@ -82,7 +83,7 @@ function planUnmapped(p: Prepared): Plan {
     // A stamp whose record is gone: the pair was linked (a crash lost the mapping commit after the create, or an
     // add-in stamped it) and its CRM side was deleted. Creating it in the CRM again would resurrect the deleted record.
     if (crm.state === 'gone' && item.crmId !== null) return stampedCrmDeleted(p, item, item.crmId);
-    return createInCrm(p, item, `${context.kind}:${item.id}`, 'outlook-tracked-create-in-crm');
+    return createInCrm(p, item, createKeyOf(context.kind, item.id), 'outlook-tracked-create-in-crm');
   }
   if (outlook.state === 'absent' && crm.state === 'present') {
     if (!crm.inScope) return plain('crm-out-of-scope-unmapped');
@@ -91,6 +92,40 @@ function planUnmapped(p: Prepared): Plan {
     return createInOutlook(p, crm.record);
   }
   return plain(outlook.state === 'absent' ? 'nothing-to-sync' : 'outlook-gone-unmapped');
+}
+
+/** The idempotency key of the CRM create for a tracked Outlook item without a mapping (and of its pendingCreate row). */
+export function createKeyOf(kind: string, outlookId: string): string {
+  return `${kind}:${outlookId}`;
+}
+
+// ---- Pending create ------------------------------------------------------------------------------------------------
+
+/**
+ * A row committed just before the CRM create of a tracked Outlook item (MappingState `pendingCreate`). The create may
+ * or may not have happened: a CRM side not found is "not created yet", never a CRM delete, and the create runs again
+ * with the same idempotency key (it returns the first attempt's record if there was one). A CRM side present is a
+ * linked pair; the Outlook item deleted or untracked meanwhile follows the rules of a linked pair.
+ */
+function planPendingCreate(p: Prepared, row: MappingRow): Plan {
+  const { outlook, crm, context } = p.input;
+  if (crm.state === 'present') return planLinked(p, row);
+  switch (outlook.state) {
+    case 'present': {
+      const item = outlook.item;
+      if (!isStillTracked(item, row.crmId)) return outlookUntracked(p, row, item);
+      return createInCrm(p, item, createKeyOf(context.kind, row.outlookId ?? item.id), 'pending-create-in-crm');
+    }
+    case 'gone':
+      // Deleted in Outlook and the record is not there (never created, or deleted too): nothing to keep. A CRM side
+      // that could not be read keeps the row: its record, if created, must still find the pair.
+      if (crm.state === 'gone') return plain('both-deleted', NONE_OUTLOOK, NONE_CRM, { type: 'remove' });
+      return plain(LINKED_CRM_UNKNOWN);
+    case 'outOfView':
+      return plain(OUT_OF_VIEW_DEFERRED);
+    case 'absent':
+      return plain(LINKED_OUTLOOK_UNKNOWN);
+  }
 }
 
 // ---- Linked pair ---------------------------------------------------------------------------------------------------
@@ -202,9 +237,10 @@ function crmOutOfScope(p: Prepared, row: MappingRow, item: OutlookItem, record: 
       // so reconciliation stops re-recording a pair whose record did not change since.
       const baseline: FieldValues = { ...row.baseline, [CRM_OWNER_KEY]: record.ownerId };
       // A To Do task moved to another list has a new id (graph-behaviour.md §1.4): the row must follow it too.
-      const current = row.baseline[CRM_OWNER_KEY] === record.ownerId && row.crmVersion === record.version && rowAtItemsPlace(row, item);
+      // A pendingCreate row is always rewritten: it becomes the linked row of the pair.
+      const current = row.state === 'linked' && row.baseline[CRM_OWNER_KEY] === record.ownerId && row.crmVersion === record.version && rowAtItemsPlace(row, item);
       if (current) return plain(decision.reason);
-      return plain(decision.reason, NONE_OUTLOOK, NONE_CRM, { type: 'put', state: row.state, trackedVia: row.trackedVia, baseline });
+      return plain(decision.reason, NONE_OUTLOOK, NONE_CRM, { type: 'put', state: 'linked', trackedVia: row.trackedVia, baseline });
     }
   }
 }

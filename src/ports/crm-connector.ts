@@ -62,6 +62,13 @@ export interface CrmConnector {
   create(kind: ItemKind, write: CrmWrite, options: CrmWriteOptions & { idempotencyKey: string }): Promise<CrmRecord>;
 
   /**
+   * The id `create` will give the record for this idempotency key, when the CRM lets the client choose it (null or
+   * absent: unknown before the create). The worker records it before creating, so a crash right after the create
+   * leaves a mapping the change feed finds.
+   */
+  idForCreate?(kind: ItemKind, idempotencyKey: string): string | null;
+
+  /**
    * Update with optimistic concurrency: `ifMatch` is a version read earlier (mismatch → ConcurrencyError) or `*`
    * (exists at all; a deleted record is never resurrected: the update fails with ItemRejectedError `crm-record-gone`).
    */

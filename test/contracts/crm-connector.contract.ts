@@ -237,6 +237,15 @@ export function describeCrmConnectorContract(name: string, setup: () => Promise<
       expect(other.id).not.toBe(first.id);
     });
 
+    it('idForCreate names, before the create, the id the create gives the record for the same key', async () => {
+      if (!connector.idForCreate) return; // optional: a CRM that picks ids itself keeps the create-then-link order
+      const announced = connector.idForCreate('task', 'outlook-task-7');
+      expect(announced).not.toBeNull();
+      expect(connector.idForCreate('task', 'outlook-task-8')).not.toBe(announced);
+      const created = await connector.create('task', { attributes: { subject: 'Announced' } }, { actAs: me, idempotencyKey: 'outlook-task-7' });
+      expect(created.id).toBe(announced);
+    });
+
     it('an update with a stale version fails with ConcurrencyError; the current version succeeds', async () => {
       const created = await connector.create('contact', { attributes: { lastname: 'Versioned' } }, { actAs: me, idempotencyKey: 'v1' });
       const updated = await connector.update('contact', created.id, { attributes: { jobtitle: 'Chef' } }, { actAs: me, ifMatch: created.version });

@@ -59,7 +59,7 @@ export function pairFixture(kind: ItemKind): { outlook: OutlookItem; crm: CrmRec
 
 export type OutlookDim = 'tracked' | 'untracked' | 'draft' | 'gone' | 'outOfView' | 'absent';
 export type CrmDim = 'inScope' | 'outOfScope' | 'gone' | 'absent';
-export type MappingDim = 'none' | 'linked' | 'unlinked' | 'deletedLocally';
+export type MappingDim = 'none' | 'linked' | 'pendingCreate' | 'unlinked' | 'deletedLocally';
 
 export function planInput(kind: ItemKind, o: OutlookDim, c: CrmDim, m: MappingDim, overrides: { settings?: Parameters<typeof settings>[0] } = {}): PlanInput {
   const fx = pairFixture(kind);
@@ -78,6 +78,8 @@ export function planInput(kind: ItemKind, o: OutlookDim, c: CrmDim, m: MappingDi
       outlook = { state: o };
   }
   const crm: CrmSide = c === 'inScope' || c === 'outOfScope' ? { state: 'present', record: fx.crm, inScope: c === 'inScope' } : { state: c };
-  const mapping: MappingRow | null = m === 'none' ? null : mappingRow(kind, fx.baseline, { state: m });
+  // A pendingCreate row is only ever written for an Outlook-originated create (src/app/execute.ts), so tracked from Outlook.
+  const mapping: MappingRow | null =
+    m === 'none' ? null : mappingRow(kind, fx.baseline, m === 'pendingCreate' ? { state: m, trackedVia: 'outlook' } : { state: m });
   return { outlook, crm, mapping, context: context(kind, { settings: settings(overrides.settings) }) };
 }

@@ -6,7 +6,7 @@
 //
 // Outlook: tracked | untracked (no marker, no category) | gone (confirmed deleted) | outOfView | absent (none known)
 // CRM:     inScope | outOfScope (present, reassigned) | gone (confirmed deleted) | absent (none known)
-// Mapping: none | linked | unlinked | deletedLocally
+// Mapping: none | linked | pendingCreate | unlinked | deletedLocally
 import { plan } from '../../src/core/planner';
 import { ITEM_KINDS, type ItemKind } from '../../src/core/model';
 import type { Plan } from '../../src/core/plan';
@@ -72,6 +72,36 @@ const TABLE: Row[] = [
   ['outOfView', 'absent',     'linked', '*', 'outlook-out-of-view-deferred',           'none',   'none',   'keep'],
   // One side not read (absent): deferred too (outcomes.ts DEFERRED_REASONS), the change row is kept and retried.
   ['absent',    '*',          'linked', '*', 'linked-outlook-unknown',                 'none',   'none',   'keep'],
+
+  // ---- pendingCreate (committed before the CRM create of an Outlook item; issue 6) ----------------------------------
+  // The fixture row is tracked from Outlook, as the app writes it. With the record present it is a linked pair, and the
+  // row always becomes `linked` (never kept as pendingCreate).
+  ['tracked',   'inScope',    'pendingCreate', '*', 'in-sync',                         'none',   'none',   'put:linked'],
+  ['tracked',   'outOfScope', 'pendingCreate', '*', 'crm-out-of-scope-tracked-in-outlook', 'none', 'none', 'put:linked'],
+  // No record: not created yet (or the response was lost) — created again with the same idempotency key, never read
+  // as a CRM delete (that would unlink or delete the Outlook item).
+  ['tracked',   'gone',       'pendingCreate', '*', 'pending-create-in-crm',           'update', 'create', 'put:linked'],
+  ['tracked',   'absent',     'pendingCreate', '*', 'pending-create-in-crm',           'update', 'create', 'put:linked'],
+  // Untracked or deleted in Outlook: the linked pair's rules.
+  ['untracked', 'inScope',    'pendingCreate', '*', 'untracked-unlink',                'none',   'none',   'put:unlinked'],
+  ['untracked', 'inScope',    'pendingCreate', 'appointment', 'untracked-future-own-appointment', 'update', 'delete', 'remove'],
+  ['untracked', 'outOfScope', 'pendingCreate', '*', 'untracked-unlink',                'none',   'none',   'put:unlinked'],
+  ['untracked', 'outOfScope', 'pendingCreate', 'appointment', 'untracked-crm-out-of-scope-unlink', 'none', 'none', 'put:unlinked'],
+  ['untracked', 'gone',       'pendingCreate', '*', 'untracked-crm-gone',              'update', 'none',   'remove'],
+  ['untracked', 'absent',     'pendingCreate', '*', 'untracked-crm-gone',              'update', 'none',   'remove'],
+  ['gone',      'inScope',    'pendingCreate', 'contact', 'outlook-deleted-contact-unlink', 'none', 'none',   'put:deletedLocally'],
+  ['gone',      'inScope',    'pendingCreate', 'appointment', 'outlook-deleted-future-own-appointment', 'none', 'delete', 'remove'],
+  ['gone',      'inScope',    'pendingCreate', 'task', 'outlook-deleted-open-task',    'none',   'delete', 'remove'],
+  ['gone',      'inScope',    'pendingCreate', 'email', 'outlook-deleted-email-unlink', 'none',  'none',   'put:deletedLocally'],
+  ['gone',      'outOfScope', 'pendingCreate', 'contact', 'outlook-deleted-contact-unlink', 'none', 'none',   'put:deletedLocally'],
+  ['gone',      'outOfScope', 'pendingCreate', ['appointment', 'task'], 'outlook-deleted-crm-out-of-scope', 'none', 'none', 'put:deletedLocally'],
+  ['gone',      'outOfScope', 'pendingCreate', 'email', 'outlook-deleted-email-unlink', 'none',  'none',   'put:deletedLocally'],
+  ['gone',      'gone',       'pendingCreate', '*', 'both-deleted',                    'none',   'none',   'remove'],
+  // Unlike `linked`: a record not read may exist (created before a crash), and its feed row must still find the pair.
+  ['gone',      'absent',     'pendingCreate', '*', 'linked-crm-unknown',              'none',   'none',   'keep'],
+  // Out of view or not read: deferred, even with the record gone (no create for an item not at hand, no delete).
+  ['outOfView', '*',          'pendingCreate', '*', 'outlook-out-of-view-deferred',    'none',   'none',   'keep'],
+  ['absent',    '*',          'pendingCreate', '*', 'linked-outlook-unknown',          'none',   'none',   'keep'],
 
   // ---- unlinked (untracked earlier; the row is kept for re-linking) ------------------------------------------------
   ['tracked',   'inScope',    'unlinked', '*', 'retracked-relink',                     'none',   'none',   'put:linked'],
@@ -154,11 +184,11 @@ function expectedRow(o: OutlookDim, c: CrmDim, m: MappingDim, kind: ItemKind): R
 
 const OUTLOOK: OutlookDim[] = ['tracked', 'untracked', 'gone', 'outOfView', 'absent'];
 const CRM: CrmDim[] = ['inScope', 'outOfScope', 'gone', 'absent'];
-const MAPPING: MappingDim[] = ['none', 'linked', 'unlinked', 'deletedLocally'];
+const MAPPING: MappingDim[] = ['none', 'linked', 'pendingCreate', 'unlinked', 'deletedLocally'];
 const COMBINATIONS = OUTLOOK.flatMap((o) => CRM.flatMap((c) => MAPPING.flatMap((m) => ITEM_KINDS.map((k) => [o, c, m, k] as const))));
 
-test('the table covers all 320 combinations, each by exactly one row', () => {
-  expect(COMBINATIONS).toHaveLength(5 * 4 * 4 * 4);
+test('the table covers all 400 combinations, each by exactly one row', () => {
+  expect(COMBINATIONS).toHaveLength(5 * 4 * 5 * 4);
   for (const [o, c, m, k] of COMBINATIONS) expect(() => expectedRow(o, c, m, k)).not.toThrow();
 });
 
@@ -172,6 +202,15 @@ const SETTINGS_CASES = SETTINGS_TABLE.flatMap((row) => ITEM_KINDS.filter((k) => 
 test.each(SETTINGS_CASES)('settings row %j on %s', (row, kind) => {
   const [o, c, m, , settingsOverride, ...expected] = row;
   expect(summary(plan(planInput(kind, o, c, m, { settings: settingsOverride })))).toEqual(expected);
+});
+
+test('a pendingCreate row re-creates with the idempotency key of the first attempt, and never creates in Outlook', () => {
+  for (const [o, c, , k] of COMBINATIONS) {
+    const input = planInput(k, o, c, 'pendingCreate');
+    const p = plan(input);
+    expect(p.outlook.type).not.toBe('create');
+    if (p.crm.type === 'create') expect(p.crm.idempotencyKey).toBe(`${k}:${input.mapping?.outlookId}`);
+  }
 });
 
 test('no combination ever plans a create for a pair that is linked', () => {

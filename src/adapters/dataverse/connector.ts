@@ -121,6 +121,10 @@ export class DataverseCrmConnector implements CrmConnector {
     return isRecordInScope(record, user);
   }
 
+  idForCreate(kind: ItemKind, idempotencyKey: string): string {
+    return deterministicCrmId(kind, idempotencyKey);
+  }
+
   async create(kind: ItemKind, write: CrmWrite, options: CrmWriteOptions & { idempotencyKey: string }): Promise<CrmRecord> {
     checkPartiesAllowed(kind, write);
     const entity = DATAVERSE_ENTITIES[kind];

@@ -214,6 +214,10 @@ export class InMemoryCrmConnector implements CrmConnector {
     return isRecordInScope(record, user);
   }
 
+  idForCreate(kind: ItemKind, idempotencyKey: string): string {
+    return deterministicCrmId(kind, idempotencyKey);
+  }
+
   async create(kind: ItemKind, write: CrmWrite, options: CrmWriteOptions & { idempotencyKey: string }): Promise<CrmRecord> {
     this.takeRejection();
     checkPartiesAllowed(kind, write);

@@ -148,7 +148,7 @@ const mappingShape = z.object({
   // Rows stored before the column existed have none: they read as null (unknown container).
   outlookContainer: z.string().min(1).nullable().optional().transform((value) => value ?? null),
   crmId: z.string().min(1).nullable(),
-  state: z.enum(['linked', 'unlinked', 'deletedLocally']),
+  state: z.enum(['linked', 'pendingCreate', 'unlinked', 'deletedLocally']),
   trackedVia: z.enum(['outlook', 'crm', 'both']),
   baselineHash: z.string(),
   outlookVersion: z.string().nullable(),

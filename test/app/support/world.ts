@@ -203,6 +203,9 @@ export class CountingCrm implements CrmConnector {
   isInScope(record: CrmRecord, user: CrmUser): boolean {
     return this.inner.isInScope(record, user);
   }
+  idForCreate(kind: ItemKind, idempotencyKey: string): string | null {
+    return this.inner.idForCreate?.(kind, idempotencyKey) ?? null;
+  }
   async create(kind: ItemKind, write: CrmWrite, options: CrmWriteOptions & { idempotencyKey: string }): Promise<CrmRecord> {
     this.writes.check();
     const record = await this.inner.create(kind, write, options);

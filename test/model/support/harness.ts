@@ -170,7 +170,7 @@ export class Runner {
     const unsweptDeletion = this.model.avoid.initialRoundNoSweep && initialRound && item.o === 'gone';
     // Detached rows (unlinked, deletedLocally) are neither swept nor reconciled: the deletion of either side is handled
     // when a delta or the feed reports it, or when the other side next changes. Waiting is fine, nothing is written.
-    const detachedDeletion = item.link !== 'linked' && item.link !== 'none' && (item.o === 'gone' || item.c === 'gone');
+    const detachedDeletion = item.link !== 'linked' && item.link !== 'pendingCreate' && item.link !== 'none' && (item.o === 'gone' || item.c === 'gone');
     if ((item.silent || stampedAhead || unsweptDeletion || detachedDeletion) && untouched && changeExpected) {
       Object.assign(item, after);
       return;
@@ -237,7 +237,7 @@ export class Runner {
     // message the user untracked may stay linked.
     const missedUntrack = (item: ModelItem): boolean => this.model.avoid.reconcileMissesUntrack && item.moved && item.o === 'live' && !item.tracked;
     // Reconciliation verifies linked pairs only: an unreported deletion of a detached item needs no action by itself.
-    const pending = this.model.items.filter((item) => item.silent && item.link === 'linked' && !missedUntrack(item));
+    const pending = this.model.items.filter((item) => item.silent && (item.link === 'linked' || item.link === 'pendingCreate') && !missedUntrack(item));
     if (pending.length > 0) throw new InvariantViolation(`reconciliation never found: ${pending.map((i) => i.tag).join(', ')}`);
     const rows = await this.world.store.listDueChanges(MAILBOX, '9999-12-31T23:59:59.999Z', 1_000);
     const frozen = new Set(this.model.items.filter((item) => item.link === 'linked' && !item.inScope).map((item) => item.crmId?.toLowerCase()));

@@ -178,6 +178,9 @@ export class ModelCrm implements CrmConnector {
   isInScope(record: CrmRecord, user: CrmUser): boolean {
     return this.inner.isInScope(record, user);
   }
+  idForCreate(kind: ItemKind, idempotencyKey: string): string | null {
+    return this.inner.idForCreate(kind, idempotencyKey);
+  }
   async create(kind: ItemKind, write: CrmWrite, options: CrmWriteOptions & { idempotencyKey: string }): Promise<CrmRecord> {
     this.throttle.check();
     this.audit.crmWriteAttempts += 1;

@@ -1,0 +1,103 @@
+// Issue 6 (data safety): a crash between the CRM create of a tracked Outlook item and the commit of its link. The app
+// commits a `pendingCreate` mapping row naming the id the create will use (CrmConnector.idForCreate) before creating,
+// so the new record's feed row finds the pair and a later delete or untrack in Outlook is planned as for a linked pair
+// instead of creating the item in Outlook again (DESIGN.md §4 "every create is idempotent"; sync-lessons.md §4.1).
+import { taggedContact } from './support/fixtures';
+import { MAILBOX, World } from './support/world';
+
+/** A world whose tracked Outlook contact was created in the CRM by a process that died right after that create. */
+async function crashedRightAfterCreate(): Promise<{ world: World; outlookId: string }> {
+  // The crash point is found, not hard-coded: the first write after which the CRM holds the record.
+  for (let crashAfter = 1; crashAfter < 50; crashAfter += 1) {
+    const world = new World();
+    const outlookId = world.outlook.userCreate(MAILBOX, 'contact', 'contacts', taggedContact('Ada', 'Lovelace', 'ada@example.org'));
+    await world.cycle({ deps: world.deps(crashAfter) });
+    if (world.crm.all('contact').length === 0) continue;
+    expect(world.writes.dead).toBe(true);
+    // The create was the last write: no stamp on the Outlook item, no linked row.
+    expect(world.writes.serviceWrites()).toEqual({ 'crm.create': 1 });
+    // The dead process never released its lease: the next one waits for it to expire.
+    world.clock.advance(11 * 60_000);
+    return { world, outlookId };
+  }
+  throw new Error('no crash point after the CRM create');
+}
+
+describe('runMailboxCycle: a crash right after the CRM create of an Outlook item', () => {
+  it('leaves a pendingCreate row naming the created record, committed before the create', async () => {
+    const { world, outlookId } = await crashedRightAfterCreate();
+    const [record] = world.crm.all('contact');
+    expect(await world.mappings('contact')).toEqual([
+      expect.objectContaining({ state: 'pendingCreate', outlookId, crmId: record?.id, trackedVia: 'outlook' }),
+    ]);
+  });
+
+  it('then the user deletes the Outlook contact: nothing is created in Outlook again, the record is kept', async () => {
+    const { world, outlookId } = await crashedRightAfterCreate();
+    world.outlook.userDelete(MAILBOX, outlookId);
+    const first = await world.cycle();
+    await world.cycle();
+
+    expect(first.failures).toEqual([]);
+    expect(world.outlook.snapshot(MAILBOX, 'contact')).toHaveLength(0);
+    expect(world.writes.serviceWrites()).toEqual({});
+    // DESIGN.md §6, Outlook deleted: a contact is unlinked and the row stays, so the record never comes back.
+    expect(world.crm.all('contact')).toHaveLength(1);
+    expect(await world.mappings('contact')).toEqual([expect.objectContaining({ state: 'deletedLocally', crmId: world.crm.all('contact')[0]?.id })]);
+    expect(await world.store.countChanges(MAILBOX)).toBe(0);
+  });
+
+  it('then the user untracks the Outlook contact: no second copy appears in Outlook', async () => {
+    const { world, outlookId } = await crashedRightAfterCreate();
+    world.outlook.userEdit(MAILBOX, outlookId, { categories: [] });
+    await world.cycle();
+    await world.cycle();
+
+    expect(world.outlook.snapshot(MAILBOX, 'contact').map((c) => c.id)).toEqual([outlookId]);
+    expect(world.writes.serviceWrites()).toEqual({});
+    // DESIGN.md §2: untrack = unlink (deleteInCrmOnUntrack is off); the record stays.
+    expect(world.crm.all('contact')).toHaveLength(1);
+    expect(await world.mappings('contact')).toEqual([expect.objectContaining({ state: 'unlinked', outlookId })]);
+  });
+
+  it('then nothing happens: the rerun links the pair to the same record, without a second create', async () => {
+    const { world, outlookId } = await crashedRightAfterCreate();
+    const [record] = world.crm.all('contact');
+    await world.cycle();
+
+    expect(world.crm.all('contact').map((c) => c.id)).toEqual([record?.id]);
+    expect(world.outlook.snapshot(MAILBOX, 'contact')).toHaveLength(1);
+    expect(await world.mappings('contact')).toEqual([expect.objectContaining({ state: 'linked', outlookId, crmId: record?.id })]);
+    expect(await world.store.countChanges(MAILBOX)).toBe(0);
+  });
+});
+
+describe('runMailboxCycle: a crash after the pendingCreate commit, before the CRM create', () => {
+  it('creates the record on rerun with the id the row named; an Outlook delete meanwhile creates nothing', async () => {
+    for (const deleted of [false, true]) {
+      // The pendingCreate commit is the write right before the create.
+      const probe = await crashedRightAfterCreate();
+      const crashAfter = probe.world.writes.total - 1;
+      const world = new World();
+      const outlookId = world.outlook.userCreate(MAILBOX, 'contact', 'contacts', taggedContact('Ada', 'Lovelace', 'ada@example.org'));
+      await world.cycle({ deps: world.deps(crashAfter) });
+      expect(world.crm.all('contact')).toHaveLength(0);
+      const [pending] = await world.mappings('contact');
+      expect(pending).toMatchObject({ state: 'pendingCreate', outlookId });
+      world.clock.advance(11 * 60_000);
+      if (deleted) world.outlook.userDelete(MAILBOX, outlookId);
+      await world.cycle();
+      await world.cycle();
+
+      if (deleted) {
+        expect(world.crm.all('contact')).toHaveLength(0);
+        expect(world.outlook.snapshot(MAILBOX, 'contact')).toHaveLength(0);
+        expect(await world.mappings('contact')).toEqual([]);
+      } else {
+        expect(world.crm.all('contact').map((c) => c.id)).toEqual([pending?.crmId]);
+        expect(await world.mappings('contact')).toEqual([expect.objectContaining({ state: 'linked', outlookId, crmId: pending?.crmId })]);
+      }
+      expect(await world.store.countChanges(MAILBOX)).toBe(0);
+    }
+  });
+});
