@@ -2,7 +2,7 @@
 // a singleton and only enqueues, so per-mailbox work scales out on the queue trigger under the mailbox lease).
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { fanOut, type FanOutResult } from '../src/app/fan-out';
-import { parseSchedule, dueAtTick } from '../src/cli/schedule';
+import { parseSchedule, dueAtTick } from '../src/config/ncrontab';
 import { DEFAULT_SCHEDULE, mailboxSchedule, type Config } from '../src/config';
 import { logLine, runtimeFromAppSettings, type RuntimeProvider } from './runtime';
 

@@ -9,7 +9,7 @@ import { ConfigError, formatProblems, isSandbox, loadConfig, loadConfigOrThrow, 
 import type { RunSummary } from '../ports/state-store';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { formatStatus, formatSummary, throttledProgress } from './format';
-import { nextOccurrence, parseSchedule, type Schedule } from './schedule';
+import { nextOccurrence, parseSchedule, type Schedule } from '../config/ncrontab';
 
 export interface CliIo {
   out(text: string): void;

@@ -1,7 +1,7 @@
 // The local worker's NCRONTAB evaluator (service-limits.md §3: 6-field `{second} {minute} {hour} {day} {month}
 // {day-of-week}`, UTC without WEBSITE_TIME_ZONE).
 import { throttledProgress } from '../../src/cli/format';
-import { dueAtTick, nextOccurrence, parseSchedule, previousOccurrence } from '../../src/cli/schedule';
+import { dueAtTick, nextOccurrence, parseSchedule, previousOccurrence } from '../../src/config/ncrontab';
 
 const next = (expression: string, afterIso: string) => nextOccurrence(parseSchedule(expression), new Date(afterIso))?.toISOString() ?? null;
 

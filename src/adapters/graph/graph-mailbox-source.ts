@@ -29,7 +29,7 @@ import {
   trackingPropertyIds,
   type TrackingPropertyIds,
 } from './extended-properties';
-import { productLink, toDeltaEntry, toOutlookItem, withCategory, type TrackingVocabulary } from './outlook-item';
+import { mailboxStreams, productLink, toDeltaEntry, toOutlookItem, withCategory, type TrackingVocabulary } from './outlook-item';
 import {
   currentCallBudget,
   DEFAULT_RETRY_POLICY,
@@ -148,14 +148,7 @@ export class GraphMailboxSource implements MailboxSource {
 
   async listStreams(mailbox: string): Promise<StreamRef[]> {
     const lists = await this.budgeted(() => this.todoLists(mailbox));
-    return [
-      { id: 'contacts', kind: 'contact', container: 'contacts' },
-      { id: 'calendar', kind: 'appointment', container: 'calendar' },
-      // graph-behaviour.md §2.4: flaggedEmails mirrors flagged mail; tracking it would import mail flags as tasks.
-      ...lists.filter((l) => (l.wellknownListName ?? '').toLowerCase() !== 'flaggedemails').map((l): StreamRef => ({ id: `todo:${l.id}`, kind: 'task', container: l.id })),
-      { id: 'inbox', kind: 'email', container: 'inbox' },
-      { id: 'sentitems', kind: 'email', container: 'sentitems' },
-    ];
+    return mailboxStreams(lists);
   }
 
   async readDelta(

@@ -1,7 +1,7 @@
 // Builds the port's OutlookItem and DeltaEntry from Graph JSON. Shared by the Graph adapter and the in-memory fake so
 // that both read tracking (marker, category, CrmId, RegardingId) by the same rules (DESIGN.md §2).
 import type { ItemKind, JsonObject } from '../../core/model';
-import type { DeltaEntry, ItemFailure } from '../../ports/mailbox-source';
+import type { DeltaEntry, ItemFailure, StreamRef } from '../../ports/mailbox-source';
 import type { OutlookItem } from '../../core/model';
 import { samePropertyId, type TrackingPropertyIds } from './extended-properties';
 import {
@@ -21,6 +21,22 @@ export interface TrackingVocabulary {
   categoryName: string;
   /** linkedResource.applicationName that marks the CRM link on To Do tasks. */
   productName: string;
+}
+
+/**
+ * The delta streams of a mailbox with these To Do lists: the fixed folders plus one per list, except flaggedEmails,
+ * which mirrors flagged mail (graph-behaviour.md §2.4: tracking it would import mail flags as tasks).
+ */
+export function mailboxStreams(todoLists: readonly { id: string; wellknownListName?: string | null }[]): StreamRef[] {
+  return [
+    { id: 'contacts', kind: 'contact', container: 'contacts' },
+    { id: 'calendar', kind: 'appointment', container: 'calendar' },
+    ...todoLists
+      .filter((list) => (list.wellknownListName ?? '').toLowerCase() !== 'flaggedemails')
+      .map((list): StreamRef => ({ id: `todo:${list.id}`, kind: 'task', container: list.id })),
+    { id: 'inbox', kind: 'email', container: 'inbox' },
+    { id: 'sentitems', kind: 'email', container: 'sentitems' },
+  ];
 }
 
 export function hasCategory(categories: readonly string[] | null | undefined, name: string): boolean {

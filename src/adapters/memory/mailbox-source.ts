@@ -17,7 +17,7 @@ import type { TrackingUpkeep } from '../../core/plan';
 import { ConcurrencyError, InvariantError, ItemRejectedError, ResyncRequiredError } from '../../ports/errors';
 import type { DeltaEntry, DeltaPage, ItemFailure, ItemRef, MailboxSource, StreamRef } from '../../ports/mailbox-source';
 import { expandedPropertyIds, samePropertyId, trackingPropertyIds, type TrackingPropertyIds } from '../graph/extended-properties';
-import { hasCategory, productLink, propertyValue, toDeltaEntry, toOutlookItem, withCategory, type TrackingVocabulary } from '../graph/outlook-item';
+import { hasCategory, mailboxStreams, productLink, propertyValue, toDeltaEntry, toOutlookItem, withCategory, type TrackingVocabulary } from '../graph/outlook-item';
 import { changeKeyFromEtag, linkedResourceSchema } from '../graph/schemas';
 
 export interface MemoryMailboxSourceOptions {
@@ -103,13 +103,7 @@ export class MemoryMailboxSource implements MailboxSource {
 
   async listStreams(mailbox: string): Promise<StreamRef[]> {
     const box = this.enter(mailbox, 'listStreams');
-    return [
-      { id: 'contacts', kind: 'contact', container: 'contacts' },
-      { id: 'calendar', kind: 'appointment', container: 'calendar' },
-      ...box.todoLists.filter((l) => l.wellknownListName !== 'flaggedEmails').map((l): StreamRef => ({ id: `todo:${l.id}`, kind: 'task', container: l.id })),
-      { id: 'inbox', kind: 'email', container: 'inbox' },
-      { id: 'sentitems', kind: 'email', container: 'sentitems' },
-    ];
+    return mailboxStreams(box.todoLists);
   }
 
   async readDelta(
