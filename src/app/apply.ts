@@ -8,6 +8,7 @@ import { mappedChangeKey } from './collect';
 import { fnv1a64, canonicalJson, isDeferredPlan, OUT_OF_VIEW_DEFERRED, planPair } from './core-api';
 import { runDeleteGuard } from './delete-guard';
 import { executePlan, hasDelete, needsStamp, nextMapping, PartialExecutionError, writesOf, type Execution } from './execute';
+import { writeCrmInBatch, type CrmWriteDone } from './crm-batch';
 import { classifyError, failedRow, type ClassifiedError } from './failures';
 import { claimsOf, hydrateBatch, planInputOf, type Slot } from './hydrate';
 import type { RunContext } from './run-context';
@@ -38,7 +39,7 @@ export async function applyDueChanges(ctx: RunContext): Promise<void> {
   // the CRM row finds the mapping instead of creating the item in Outlook a second time.
   await drain(ctx, rows.filter((row) => !row.key.startsWith('c:')), state);
   await drain(ctx, rows.filter((row) => row.key.startsWith('c:')), state);
-  if (!ctx.tally.fatal) await runDeleteGuard(ctx, state.awaitingGuard, (item) => runPlanned(ctx, item, false));
+  if (!ctx.tally.fatal) await runDeleteGuard(ctx, state.awaitingGuard, (items) => runItems(ctx, items, () => false, () => undefined));
 }
 
 interface DrainState {
@@ -68,6 +69,7 @@ async function drain(ctx: RunContext, rows: ChangeRow[], state: DrainState): Pro
       if (count <= MAX_POSTPONEMENTS) queue.push(row);
       else ctx.tally.add('changes.postponed');
     }
+    const ready: PlannedItem[] = [];
     for (const slot of slots) {
       if (ctx.tally.fatal) break;
       const claims = claimsOf(slot);
@@ -78,19 +80,41 @@ async function drain(ctx: RunContext, rows: ChangeRow[], state: DrainState): Pro
       }
       state.handled += 1;
       const planned = await planSlot(ctx, slot);
-      const outcome = !planned
-        ? 'failed'
-        : hasDelete(planned.plan)
-          ? 'awaiting-guard'
-          : await runPlanned(ctx, planned, !retriedAfterConcurrency.has(slot.row.key));
-      if (planned && outcome === 'awaiting-guard') awaitingGuard.push(planned);
-      if (outcome === 'failed' || outcome === 'awaiting-guard') for (const claim of claims) state.busyPairs.set(claim, slot.row.key);
-      if (outcome === 'retry') {
-        retriedAfterConcurrency.add(slot.row.key);
-        queue.push(slot.row);
+      if (planned && !hasDelete(planned.plan)) ready.push(planned);
+      else {
+        if (planned) awaitingGuard.push(planned);
+        for (const claim of claims) state.busyPairs.set(claim, slot.row.key);
       }
     }
+    await runItems(ctx, ready, (item) => !retriedAfterConcurrency.has(item.slot.row.key), (item, outcome) => {
+      if (outcome === 'failed') for (const claim of claimsOf(item.slot)) state.busyPairs.set(claim, item.slot.row.key);
+      if (outcome === 'retry') {
+        retriedAfterConcurrency.add(item.slot.row.key);
+        queue.push(item.slot.row);
+      }
+    });
     ctx.options.onProgress({ phase: 'apply', items: state.handled });
+  }
+}
+
+/**
+ * Run planned items of distinct pairs, in chunks of the hydration batch size: their batchable CRM writes first, in one
+ * connector call per chunk (crm-batch.ts), then each item's remaining writes and commit in turn.
+ */
+async function runItems(
+  ctx: RunContext,
+  items: readonly PlannedItem[],
+  mayRetry: (item: PlannedItem) => boolean,
+  onOutcome: (item: PlannedItem, outcome: 'done' | 'failed' | 'retry') => void,
+): Promise<void> {
+  for (let start = 0; start < items.length && !ctx.tally.fatal; start += ctx.options.hydrateBatchSize) {
+    const chunk = items.slice(start, start + ctx.options.hydrateBatchSize);
+    const crmWritten = ctx.dryRun ? new Map<PlannedItem, CrmWriteDone>() : await writeCrmInBatch(ctx, chunk);
+    for (const item of chunk) {
+      // After a fatal failure the rest stop; a CRM write already made for them is re-planned next cycle, as after a crash.
+      if (ctx.tally.fatal) break;
+      onOutcome(item, await runPlanned(ctx, item, mayRetry(item), crmWritten.get(item)));
+    }
   }
 }
 
@@ -133,7 +157,12 @@ async function planSlot(ctx: RunContext, slot: Slot): Promise<PlannedItem | null
  * re-hydrates and re-plans the row once more in this cycle, after which a lost race waits for the backoff. 'failed':
  * the failure is on the pair's change row.
  */
-export async function runPlanned(ctx: RunContext, item: PlannedItem, mayRetry: boolean): Promise<'done' | 'failed' | 'retry'> {
+export async function runPlanned(
+  ctx: RunContext,
+  item: PlannedItem,
+  mayRetry: boolean,
+  crmWritten?: CrmWriteDone,
+): Promise<'done' | 'failed' | 'retry'> {
   const { slot, plan } = item;
   logConflicts(ctx, slot, plan.conflicts);
   const writes = writesOf(plan, needsStamp(plan, slot));
@@ -149,9 +178,10 @@ export async function runPlanned(ctx: RunContext, item: PlannedItem, mayRetry: b
   let execution: Execution;
   // executePlan may commit a pendingCreate row before a CRM create (slot.mapping becomes it). A create that then fails
   // created nothing: its failure stays on the row it was recorded on, which finds the pendingCreate row when retried.
-  const mappingBefore = slot.mapping;
+  // (writeCrmInBatch may have committed it already, and says what was there before.)
+  const mappingBefore = crmWritten ? crmWritten.mappingBefore : slot.mapping;
   try {
-    execution = await executePlan(ctx, slot, plan);
+    execution = await executePlan(ctx, slot, plan, crmWritten?.result);
   } catch (error) {
     if (error instanceof PartialExecutionError) {
       await recordPartial(ctx, slot, plan, error);

@@ -24,7 +24,8 @@ export function deleteCount(items: readonly PlannedItem[]): number {
 export async function runDeleteGuard(
   ctx: RunContext,
   items: readonly PlannedItem[],
-  run: (item: PlannedItem) => Promise<unknown>,
+  /** Runs the items (their CRM deletes in batches); checks the lease before each item's writes. */
+  run: (items: readonly PlannedItem[]) => Promise<unknown>,
 ): Promise<void> {
   if (items.length === 0) return;
   const unique = onePerPair(ctx, items);
@@ -36,16 +37,10 @@ export async function runDeleteGuard(
   const { maxCount, maxShare } = ctx.settings.deleteGuard;
   const tripped = count > maxCount || count > maxShare * linked;
   ctx.tally.add('deletes.planned', count + deleteCount(confirmed));
-  // The lease is checked before each delete: these loops can outlast it (DESIGN.md §4.1, two writers never run).
-  for (const item of confirmed) {
-    await ctx.lease.keepAlive();
-    await run(item);
-  }
+  // `run` checks the lease before each delete: these runs can outlast it (DESIGN.md §4.1, two writers never run).
+  await run(confirmed);
   if (!tripped) {
-    for (const item of guarded) {
-      await ctx.lease.keepAlive();
-      await run(item);
-    }
+    await run(guarded);
     return;
   }
   ctx.tally.heldDeletes += count;

@@ -3,6 +3,7 @@
 // then deletes, so a crash at any point leaves something a rerun finds and links instead of duplicating (DESIGN.md §4).
 import type { CrmRecord, FieldValues, JsonValue, MappingRow, OutlookItem } from '../core/model';
 import type { Plan, TrackingUpkeep } from '../core/plan';
+import type { CrmWriteResult } from '../ports/crm-connector';
 import { InvariantError } from '../ports/errors';
 import type { ItemRef } from '../ports/mailbox-source';
 import { baselineAfterCreate, crmFields, hashBaseline, oneWayFieldsFrom, outlookFields, PENDING_CRM_ID } from './core-api';
@@ -47,15 +48,23 @@ export function needsStamp(plan: Plan, slot: Slot): boolean {
   return plan.crm.type === 'create' && plan.outlook.type === 'none' && !!slot.outlookItem;
 }
 
-export async function executePlan(ctx: RunContext, slot: Slot, plan: Plan): Promise<Execution> {
+/**
+ * `crmWritten`: what the plan's CRM write did when it already ran in a batch with other items' CRM writes
+ * (crm-batch.ts), in place of making it here. Nothing else changes: its error surfaces where the write would have.
+ */
+export async function executePlan(ctx: RunContext, slot: Slot, plan: Plan, crmWritten?: CrmWriteResult): Promise<Execution> {
   const { mailboxSource, crm } = ctx.deps;
   const kind = slot.row.kind;
   const actAs = ctx.user;
   const done: Execution = { crmRecord: slot.crmRecord ?? null, outlookItem: slot.outlookItem ?? null };
 
   if (plan.crm.type === 'create') {
-    await commitPendingCreate(ctx, slot, plan);
-    done.crmRecord = await crm.create(kind, plan.crm.write, { actAs, idempotencyKey: plan.crm.idempotencyKey });
+    if (crmWritten) {
+      done.crmRecord = recordWritten(crmWritten, 'create');
+    } else {
+      await commitPendingCreate(ctx, slot, plan);
+      done.crmRecord = await crm.create(kind, plan.crm.write, { actAs, idempotencyKey: plan.crm.idempotencyKey });
+    }
   }
   if (plan.outlook.type === 'create') {
     const container = defaultContainer(ctx, kind);
@@ -67,7 +76,7 @@ export async function executePlan(ctx: RunContext, slot: Slot, plan: Plan): Prom
   }
   const created = plan.crm.type === 'create' || plan.outlook.type === 'create';
   try {
-    return await executeRest(ctx, slot, plan, done);
+    return await executeRest(ctx, slot, plan, done, crmWritten);
   } catch (error) {
     if (created && !(error instanceof InvariantError)) throw new PartialExecutionError(done, error);
     throw error;
@@ -81,7 +90,7 @@ export async function executePlan(ctx: RunContext, slot: Slot, plan: Plan): Prom
  * commit after the create replaces this row (CAS on its etag: `slot.mapping` becomes the stored row). A connector that
  * cannot name the id keeps the create-then-link order.
  */
-async function commitPendingCreate(ctx: RunContext, slot: Slot, plan: Plan): Promise<void> {
+export async function commitPendingCreate(ctx: RunContext, slot: Slot, plan: Plan): Promise<void> {
   const item = slot.outlookItem;
   if (plan.crm.type !== 'create' || plan.mapping.type !== 'put' || plan.outlook.type === 'create') return;
   // A row already there is a pendingCreate row whose create runs again, or a re-tracked pair's row: left as it is.
@@ -111,7 +120,7 @@ async function commitPendingCreate(ctx: RunContext, slot: Slot, plan: Plan): Pro
   slot.mapping = result.mapping ?? (await store.getMapping(ctx.mailbox, row.mapId));
 }
 
-async function executeRest(ctx: RunContext, slot: Slot, plan: Plan, done: Execution): Promise<Execution> {
+async function executeRest(ctx: RunContext, slot: Slot, plan: Plan, done: Execution, crmWritten?: CrmWriteResult): Promise<Execution> {
   const { mailboxSource, crm } = ctx.deps;
   const kind = slot.row.kind;
   const actAs = ctx.user;
@@ -119,7 +128,9 @@ async function executeRest(ctx: RunContext, slot: Slot, plan: Plan, done: Execut
   if (plan.crm.type === 'update') {
     const id = crmRecord?.id ?? slot.crmId;
     if (!id) throw new InvariantError('a CRM update without a CRM record');
-    crmRecord = await crm.update(kind, id, plan.crm.write, { actAs, ifMatch: plan.crm.ifMatch });
+    crmRecord = crmWritten
+      ? recordWritten(crmWritten, 'update')
+      : await crm.update(kind, id, plan.crm.write, { actAs, ifMatch: plan.crm.ifMatch });
   }
   const createdCrmId = plan.crm.type === 'create' ? crmRecord?.id ?? null : null;
   if (plan.outlook.type === 'update' || (createdCrmId && needsStamp(plan, slot))) {
@@ -144,10 +155,20 @@ async function executeRest(ctx: RunContext, slot: Slot, plan: Plan, done: Execut
   if (plan.crm.type === 'delete') {
     const id = crmRecord?.id ?? slot.crmId;
     if (!id) throw new InvariantError('a CRM delete without a CRM record');
-    await crm.delete(kind, id, { actAs });
+    if (crmWritten) {
+      if (!crmWritten.ok) throw crmWritten.error;
+    } else {
+      await crm.delete(kind, id, { actAs });
+    }
     crmRecord = null;
   }
   return { outlookItem, crmRecord };
+}
+
+function recordWritten(written: CrmWriteResult, what: 'create' | 'update'): CrmRecord {
+  if (!written.ok) throw written.error;
+  if (!written.record) throw new InvariantError(`a batched CRM ${what} returned no record`);
+  return written.record;
 }
 
 /**

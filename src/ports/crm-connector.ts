@@ -34,6 +34,18 @@ export interface CrmWriteOptions {
   actAs: CrmUser;
 }
 
+/** One write of a `writeBatch`: the same operations, with the same options, as the single-item methods. */
+export type CrmWriteOp =
+  | { type: 'create'; kind: ItemKind; write: CrmWrite; idempotencyKey: string }
+  | { type: 'update'; kind: ItemKind; id: string; write: CrmWrite; ifMatch: string }
+  | { type: 'delete'; kind: ItemKind; id: string };
+
+/**
+ * What one write of a batch did: the record as written (null for a delete), or the error the single-item method would
+ * have thrown for it (ConcurrencyError, ItemRejectedError, …), so the caller handles each write as if made alone.
+ */
+export type CrmWriteResult = { ok: true; record: CrmRecord | null } | { ok: false; error: Error };
+
 export interface CrmConnector {
   /** The CRM user for a mailbox address, or null when there is none (the mailbox cannot sync). */
   resolveUser(mailboxAddress: string): Promise<CrmUser | null>;
@@ -76,6 +88,15 @@ export interface CrmConnector {
 
   /** Delete; a record already gone counts as deleted. */
   delete(kind: ItemKind, id: string, options: CrmWriteOptions): Promise<void>;
+
+  /**
+   * Several writes acting as one user, in as few requests as the CRM allows (Dataverse: `$batch`, one change set per
+   * write, dataverse-behaviour.md §2.6). Each write succeeds or fails on its own, with exactly the semantics of the
+   * single-item method (idempotent create, If-Match, no resurrection, a record already gone counts as deleted).
+   * Results come in the order of `ops`. Throws only when the request as a whole failed (auth, throttling after the
+   * retries, a transport error): then any of the writes may or may not have happened, as with a lost single response.
+   */
+  writeBatch(ops: readonly CrmWriteOp[], options: CrmWriteOptions): Promise<CrmWriteResult[]>;
 
   /** Contacts in the user's scope with any of these e-mail addresses (case-insensitive), for matching and parties. */
   findContactsByEmail(addresses: readonly string[], user: CrmUser): Promise<CrmRecord[]>;

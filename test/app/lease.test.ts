@@ -62,7 +62,7 @@ function stallOnFirstWrite(world: World): void {
 }
 
 describe('a run that outlasts its lease', () => {
-  it('stops before the next item once another instance took the lease', async () => {
+  it('stops before the next item once another instance took the lease, and the next instance finishes', async () => {
     const world = new World();
     for (const name of ['Ada', 'Alan', 'Grace']) crmContact(world, name, 'Example', `${name.toLowerCase()}@example.org`);
     await world.cycle({ leaseTtlMs: TTL });
@@ -74,10 +74,21 @@ describe('a run that outlasts its lease', () => {
 
     expect(summary.outcome).toBe('failed');
     expect(summary.failures).toEqual([expect.objectContaining({ key: 'cycle', reason: 'lease-lost' })]);
-    expect(world.writes.serviceWrites()).toEqual({ 'crm.update': 1 });
+    // The three CRM updates went in one batch (crm-batch.ts), the one request that stalled; no item went on after it:
+    // neither an Outlook write nor a commit.
+    expect(world.countingCrm.batchSizes).toEqual([3]);
+    expect(world.writes.serviceWrites()).toEqual({ 'crm.update': 3 });
+    expect(world.outlook.snapshot(MAILBOX, 'contact').every((item) => item.data.jobTitle === 'Engineer')).toBe(true);
+
+    // The instance that took over finishes the job from the unchanged baselines: nothing is written twice.
+    world.clock.advance(TTL + 1_000);
+    const next = await world.cycle({ leaseTtlMs: TTL });
+    expect(next.failures).toEqual([]);
+    expect(world.writes.serviceWrites()).toEqual({});
+    expect(world.crm.all('contact').map((record) => record.data.jobtitle)).toEqual(['Engineer', 'Engineer', 'Engineer']);
   });
 
-  it('stops between the deletes the delete guard lets through', async () => {
+  it('stops after the batch of deletes the delete guard lets through, and the next instance finishes', async () => {
     const world = new World();
     const list = world.outlook.defaultTodoListId(MAILBOX);
     const ids = ['One', 'Two', 'Three'].map((title) => world.outlook.userCreate(MAILBOX, 'task', list, taggedTask(title)));
@@ -91,7 +102,16 @@ describe('a run that outlasts its lease', () => {
     const summary = await world.cycle({ leaseTtlMs: TTL });
 
     expect(summary.failures).toEqual([expect.objectContaining({ key: 'cycle', reason: 'lease-lost' })]);
-    expect(world.writes.serviceWrites()).toEqual({ 'crm.delete': 1 });
-    expect(world.crm.all('task')).toHaveLength(2);
+    // The guard's three deletes went in one batch, the request that stalled; nothing was committed after it.
+    expect(world.countingCrm.batchSizes).toEqual([3]);
+    expect(world.writes.serviceWrites()).toEqual({ 'crm.delete': 3 });
+    expect(world.crm.all('task')).toHaveLength(0);
+    expect((await world.mappings('task')).filter((m) => m.state === 'linked')).toHaveLength(3);
+
+    world.clock.advance(TTL + 1_000);
+    const next = await world.cycle({ leaseTtlMs: TTL });
+    expect(next.failures).toEqual([]);
+    expect(world.writes.serviceWrites()).toEqual({});
+    expect((await world.mappings('task')).filter((m) => m.state === 'linked')).toHaveLength(0);
   });
 });

@@ -1,7 +1,7 @@
 // The CrmConnector contract (src/ports/crm-connector.ts), run against every adapter: the in-memory CRM and the
 // Dataverse connector on the Dataverse simulator. The world driver plays people editing records in the CRM itself.
 import type { CrmParty, CrmRecord, ItemKind, JsonObject } from '../../src/core/model';
-import type { CrmChange, CrmConnector, CrmUser } from '../../src/ports/crm-connector';
+import type { CrmChange, CrmConnector, CrmUser, CrmWriteOp, CrmWriteResult } from '../../src/ports/crm-connector';
 import { ConcurrencyError, ItemRejectedError, ResyncRequiredError } from '../../src/ports/errors';
 
 export interface CrmWorldRecord {
@@ -57,6 +57,18 @@ async function readRound(connector: CrmConnector, kind: ItemKind, user: CrmUser,
 
 function idsOf(changes: CrmChange[], type: CrmChange['type']): string[] {
   return changes.filter((c) => c.type === type).map((c) => c.id.toLowerCase()).sort();
+}
+
+/** The record a batched write returned; fails the test with the write's error otherwise. */
+function written(result: CrmWriteResult | undefined): CrmRecord {
+  if (!result?.ok) throw result?.error ?? new Error('no result');
+  if (result.record === null) throw new Error('the write returned no record');
+  return result.record;
+}
+
+function failedWith(result: CrmWriteResult | undefined): Error {
+  if (!result || result.ok) throw new Error(`expected the write to fail, got ${JSON.stringify(result)}`);
+  return result.error;
 }
 
 function sorted(ids: string[]): string[] {
@@ -350,6 +362,126 @@ export function describeCrmConnectorContract(name: string, setup: () => Promise<
       await world.reassign('appointment', id, world.otherUserId);
       const stillIn = await readRound(connector, 'appointment', me, initial.cursor);
       expect(idsOf(stillIn.changes, 'upsert')).toEqual(sorted([id]));
+    });
+
+    describe('writeBatch', () => {
+      it('applies creates, updates and deletes in one call, answering in the order of the writes', async () => {
+        const kept = await connector.create('contact', { attributes: { lastname: 'Kept' } }, { actAs: me, idempotencyKey: 'batch-kept' });
+        const doomed = await connector.create('task', { attributes: { subject: 'Doomed' } }, { actAs: me, idempotencyKey: 'batch-doomed' });
+        const results = await connector.writeBatch(
+          [
+            { type: 'create', kind: 'contact', write: { attributes: { lastname: 'Fresh', emailaddress1: 'fresh@example.com' } }, idempotencyKey: 'batch-fresh' },
+            { type: 'update', kind: 'contact', id: kept.id, write: { attributes: { jobtitle: 'Baker' } }, ifMatch: kept.version },
+            { type: 'delete', kind: 'task', id: doomed.id },
+            { type: 'create', kind: 'task', write: { attributes: { subject: 'Filed', statecode: 1, statuscode: 5 } }, idempotencyKey: 'batch-filed' },
+            { type: 'create', kind: 'task', write: { attributes: { subject: 'No parties' }, parties: [{ participationTypeMask: 5, address: 'a@b.example', party: null }] }, idempotencyKey: 'batch-bad' },
+          ],
+          { actAs: me },
+        );
+        expect(results).toHaveLength(5);
+        const fresh = written(results[0]);
+        expect(fresh.data.lastname).toBe('Fresh');
+        expect(fresh.ownerId?.toLowerCase()).toBe(me.id.toLowerCase());
+        expect(connector.isInScope(fresh, me)).toBe(true);
+        if (connector.idForCreate) expect(fresh.id).toBe(connector.idForCreate('contact', 'batch-fresh'));
+        const updated = written(results[1]);
+        expect(updated.id.toLowerCase()).toBe(kept.id.toLowerCase());
+        expect(updated.version).not.toBe(kept.version);
+        expect(updated.data).toMatchObject({ lastname: 'Kept', jobtitle: 'Baker' });
+        expect(results[2]).toEqual({ ok: true, record: null });
+        expect(written(results[3]).data).toMatchObject({ subject: 'Filed', statecode: 1, statuscode: 5 });
+        // A write refused before it is sent fails alone, with the error the single-item method throws.
+        expect(failedWith(results[4])).toBeInstanceOf(ItemRejectedError);
+
+        expect((await connector.read('task', [doomed.id], me)).get(doomed.id)).toBeNull();
+        const [readBack] = [...(await connector.read('contact', [kept.id], me)).values()];
+        expect(readBack?.data.jobtitle).toBe('Baker');
+        expect((await connector.findContactsByEmail(['fresh@example.com'], me)).map((r) => r.id)).toEqual([fresh.id]);
+        expect(await connector.writeBatch([], { actAs: me })).toEqual([]);
+      });
+
+      it('a stale If-Match fails alone with ConcurrencyError while the other writes land', async () => {
+        const first = await connector.create('contact', { attributes: { lastname: 'Raced' } }, { actAs: me, idempotencyKey: 'batch-raced' });
+        const other = await connector.create('contact', { attributes: { lastname: 'Calm' } }, { actAs: me, idempotencyKey: 'batch-calm' });
+        await world.editRecord('contact', first.id, { department: 'Edited in the CRM' });
+        const results = await connector.writeBatch(
+          [
+            { type: 'update', kind: 'contact', id: other.id, write: { attributes: { jobtitle: 'Before' } }, ifMatch: other.version },
+            { type: 'update', kind: 'contact', id: first.id, write: { attributes: { jobtitle: 'Lost' } }, ifMatch: first.version },
+            { type: 'update', kind: 'contact', id: first.id, write: { attributes: {} }, ifMatch: first.version },
+            { type: 'create', kind: 'contact', write: { attributes: { lastname: 'After' } }, idempotencyKey: 'batch-after' },
+          ],
+          { actAs: me },
+        );
+        expect(written(results[0]).data.jobtitle).toBe('Before');
+        expect(failedWith(results[1])).toBeInstanceOf(ConcurrencyError);
+        // An update with nothing to write still checks its version, as update() does.
+        expect(failedWith(results[2])).toBeInstanceOf(ConcurrencyError);
+        expect(written(results[3]).data.lastname).toBe('After');
+        const [current] = [...(await connector.read('contact', [first.id], me)).values()];
+        expect(current?.data).toMatchObject({ department: 'Edited in the CRM', jobtitle: null });
+      });
+
+      it('an update of a record deleted in the CRM fails alone with crm-record-gone and never resurrects it', async () => {
+        const id = await world.createRecord('contact', { attributes: { lastname: 'Gone' }, ownerId: me.id });
+        const initial = await readRound(connector, 'contact', me, null);
+        await world.deleteRecord('contact', id);
+        const results = await connector.writeBatch(
+          [
+            { type: 'update', kind: 'contact', id, write: { attributes: { lastname: 'Back?' } }, ifMatch: '*' },
+            { type: 'create', kind: 'contact', write: { attributes: { lastname: 'Bystander' } }, idempotencyKey: 'batch-bystander' },
+          ],
+          { actAs: me },
+        );
+        const failure = failedWith(results[0]);
+        expect(failure).toBeInstanceOf(ItemRejectedError);
+        expect((failure as ItemRejectedError).reason).toBe('crm-record-gone');
+        const bystander = written(results[1]);
+        expect((await connector.read('contact', [id], me)).get(id)).toBeNull();
+        const delta = await readRound(connector, 'contact', me, initial.cursor);
+        expect(idsOf(delta.changes, 'upsert')).toEqual(sorted([bystander.id]));
+        expect(idsOf(delta.changes, 'deleted')).toEqual(sorted([id]));
+      });
+
+      it('a batch retried with the same idempotency keys after a lost response yields one record each', async () => {
+        const contact = { attributes: { lastname: 'Batched once', emailaddress1: 'batched@example.com' } };
+        const ops: CrmWriteOp[] = [
+          { type: 'create', kind: 'contact', write: contact, idempotencyKey: 'batch-lost-1' },
+          { type: 'create', kind: 'task', write: { attributes: { subject: 'Batched once', statecode: 1, statuscode: 5 } }, idempotencyKey: 'batch-lost-2' },
+        ];
+        if (world.loseNextCreateResponse) {
+          await world.loseNextCreateResponse();
+          await expect(connector.writeBatch(ops, { actAs: me })).rejects.toThrow();
+        }
+        const first = await connector.writeBatch(ops, { actAs: me });
+        const second = await connector.writeBatch(ops, { actAs: me });
+        expect(second.map((r) => written(r).id)).toEqual(first.map((r) => written(r).id));
+        expect(written(first[1]).data).toMatchObject({ subject: 'Batched once', statecode: 1, statuscode: 5 });
+        expect((await connector.findContactsByEmail(['batched@example.com'], me)).map((r) => r.id)).toEqual([written(first[0]).id]);
+        const tasks = await readRound(connector, 'task', me, null);
+        expect(tasks.changes.filter((c) => c.type === 'upsert' && c.record.data.subject === 'Batched once')).toHaveLength(1);
+        // Alone or batched, the same key names the same record.
+        const single = await connector.create('contact', contact, { actAs: me, idempotencyKey: 'batch-lost-1' });
+        expect(single.id).toBe(written(first[0]).id);
+      });
+
+      it('deleting a record already gone, or never there, is ok', async () => {
+        const created = await connector.create('task', { attributes: { subject: 'Short-lived' } }, { actAs: me, idempotencyKey: 'batch-del' });
+        await world.deleteRecord('task', created.id);
+        const never = '00000000-0000-4000-8000-00000000beef';
+        const results = await connector.writeBatch(
+          [
+            { type: 'delete', kind: 'task', id: created.id },
+            { type: 'delete', kind: 'contact', id: never },
+          ],
+          { actAs: me },
+        );
+        expect(results).toEqual([
+          { ok: true, record: null },
+          { ok: true, record: null },
+        ]);
+        expect((await connector.read('task', [created.id], me)).get(created.id)).toBeNull();
+      });
     });
   });
 }

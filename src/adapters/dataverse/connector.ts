@@ -4,10 +4,29 @@
 // the organization-level Read that change tracking needs (§1.6).
 import { z } from 'zod';
 import type { CrmParty, CrmRecord, CrmWrite, ItemKind, JsonObject } from '../../core/model';
-import type { CrmChange, CrmChangePage, CrmConnector, CrmUser, CrmWriteOptions } from '../../ports/crm-connector';
-import { ConcurrencyError, ItemRejectedError, ResyncRequiredError, TransientError } from '../../ports/errors';
+import type {
+  CrmChange,
+  CrmChangePage,
+  CrmConnector,
+  CrmUser,
+  CrmWriteOp,
+  CrmWriteOptions,
+  CrmWriteResult,
+} from '../../ports/crm-connector';
+import { AuthError, ConcurrencyError, ItemRejectedError, ResyncRequiredError, TransientError } from '../../ports/errors';
 import type { ItemFailure } from '../../ports/mailbox-source';
-import { DataverseHttp, errorInfo, failureFor, sendChangeSet, type ChangeSetRequest, type DataverseHttpOptions, type DataverseResponse } from './http';
+import {
+  DataverseHttp,
+  errorInfo,
+  failureFor,
+  sendChangeSet,
+  sendChangeSets,
+  parseRetryAfter,
+  type ChangeSetOutcome,
+  type ChangeSetRequest,
+  type DataverseHttpOptions,
+  type DataverseResponse,
+} from './http';
 import { parseRow } from './records';
 import { DATAVERSE_COLUMNS, DATAVERSE_ENTITIES, PARTY_COLUMNS, entitySetOf } from './schema';
 import { checkPartiesAllowed, deterministicCrmId, isRecordInScope, sameId, splitStateAttributes } from './scope';
@@ -17,8 +36,29 @@ export interface DataverseConnectorOptions extends DataverseHttpOptions {
   pageSize?: number;
   /** Ids per `$batch` read (§2.6 recommends small batches). */
   readBatchSize?: number;
+  /** Writes (one change set each) per `$batch` of `writeBatch` (§2.6: small batches; default 20). */
+  writeBatchSize?: number;
   now?: () => number;
 }
+
+type ReadOutcome = { type: 'record'; record: CrmRecord } | { type: 'gone' } | { type: 'failure'; failure: ItemFailure };
+
+/** One write of a `writeBatch` on its way: its change set, then what became of it. */
+interface PlannedWrite {
+  index: number;
+  op: CrmWriteOp;
+  id: string;
+  /** The change set; empty for an update with nothing to write (it is only read back, as `update` does). */
+  requests: ChangeSetRequest[];
+  /** A create's state pair, set by a PATCH after the POST (§4). */
+  state: { statecode: number; statuscode: number } | null;
+  outcome?: ChangeSetOutcome | null;
+  /** A create whose id already existed: an earlier attempt made the record. */
+  existed?: boolean;
+}
+
+/** §2.6 caps a batch at 1,000 requests; a write is at most 3 (reopen, edit, close). */
+const MAX_BATCH_REQUESTS = 1000;
 
 /** The change-tracking table answered without a deltaLink: the table is not tracked (§1.1). */
 export class ChangeTrackingDisabledError extends Error {
@@ -50,12 +90,14 @@ export class DataverseCrmConnector implements CrmConnector {
   readonly http: DataverseHttp;
   private readonly pageSize: number;
   private readonly readBatchSize: number;
+  private readonly writeBatchSize: number;
   private readonly now: () => number;
 
   constructor(options: DataverseConnectorOptions) {
     this.http = new DataverseHttp(options);
     this.pageSize = Math.min(options.pageSize ?? 500, 5000);
     this.readBatchSize = Math.min(options.readBatchSize ?? 50, 1000);
+    this.writeBatchSize = Math.max(1, Math.min(options.writeBatchSize ?? 20, Math.floor(MAX_BATCH_REQUESTS / 3)));
     this.now = options.now ?? Date.now;
   }
 
@@ -126,26 +168,14 @@ export class DataverseCrmConnector implements CrmConnector {
   }
 
   async create(kind: ItemKind, write: CrmWrite, options: CrmWriteOptions & { idempotencyKey: string }): Promise<CrmRecord> {
-    checkPartiesAllowed(kind, write);
+    const { id, requests: writes, state } = this.createRequests(kind, write, options.idempotencyKey, options.actAs);
     const entity = DATAVERSE_ENTITIES[kind];
-    const id = deterministicCrmId(kind, options.idempotencyKey);
-    const { fields, state } = splitStateAttributes(kind, write.attributes);
-    const body: JsonObject = { ...fields, ...this.partiesBody(kind, write.parties, options.actAs), [entity.primaryKey]: id };
-    if (write.regarding) Object.assign(body, this.regardingBind(kind, write.regarding));
-    // §4: statecode is not valid on create, so a closed or scheduled state is a PATCH after the POST; both go in one
-    // change set (§2.6) so the record never exists in the wrong state.
-    const writes: ChangeSetRequest[] = [{ method: 'POST', url: entity.entitySet, body }];
-    if (state) writes.push({ method: 'PATCH', url: `${entity.entitySet}(${id})`, headers: { 'If-Match': '*' }, body: state });
     const failure = await this.createWrites(writes, options.actAs);
     if (failure) {
-      const info = errorInfo(failure.status, failure.body);
-      // §2.2/§2.4: the id already exists ("DuplicateRecord", 412 or the code): an earlier attempt made the record.
-      const duplicateKey =
-        failure.status === 412 || info.code.toLowerCase() === DUPLICATE_RECORD || /matching key values already exists/i.test(info.message);
-      if (!duplicateKey) throw failureFor(info, `POST ${entity.entitySet}`);
+      if (!isDuplicateKey(failure)) throw failureFor(errorInfo(failure.status, failure.body), `POST ${entity.entitySet}`);
       // The earlier attempt may have been the pre-change-set kind that died between its POST and its PATCH.
       const current = state ? await this.readOne(kind, id) : null;
-      if (state && current && (current.data.statecode !== state.statecode || current.data.statuscode !== state.statuscode)) {
+      if (state && current && !hasState(current, state)) {
         await this.patch(kind, id, state, current.version, options.actAs);
       }
     }
@@ -156,30 +186,113 @@ export class DataverseCrmConnector implements CrmConnector {
 
   async update(kind: ItemKind, id: string, write: CrmWrite, options: CrmWriteOptions & { ifMatch: string }): Promise<CrmRecord> {
     checkPartiesAllowed(kind, write);
-    const { fields, state } = splitStateAttributes(kind, write.attributes);
-    const body: JsonObject = { ...fields, ...this.partiesBody(kind, write.parties, options.actAs) };
-    if (write.regarding !== undefined) Object.assign(body, await this.regardingChange(kind, id, write.regarding));
-    // A closed activity is read-only: reopen before editing, edit before closing.
-    const steps: JsonObject[] = [];
-    if (state && state.statecode === 0) steps.push(state);
-    if (Object.keys(body).length > 0) steps.push(body);
-    if (state && state.statecode !== 0) steps.push(state);
+    const regarding = write.regarding === undefined ? {} : await this.regardingChange(kind, id, write.regarding);
+    const steps = this.updateSteps(kind, write, regarding, options.actAs);
     let ifMatch = options.ifMatch;
     for (const step of steps) ifMatch = await this.patch(kind, id, step, ifMatch, options.actAs);
     const record = await this.readOne(kind, id);
     if (record === null) throw new ItemRejectedError('crm-record-gone', `${kind} ${id} no longer exists`);
-    if (steps.length === 0 && options.ifMatch !== '*' && record.version !== options.ifMatch) {
-      throw new ConcurrencyError(`${kind} ${id} changed since version ${options.ifMatch}`);
-    }
+    if (steps.length === 0) checkUnchangedVersion(kind, id, record, options.ifMatch);
     return record;
   }
 
   async delete(kind: ItemKind, id: string, options: CrmWriteOptions): Promise<void> {
     const entity = DATAVERSE_ENTITIES[kind];
     const response = await this.http.send({ method: 'DELETE', url: `${entity.entitySet}(${id})`, callerObjectId: options.actAs.azureObjectId });
-    // §2.3: 404 when absent, which is what the caller wanted.
-    if (response.status === 204 || response.status === 200 || response.status === 404) return;
-    throw failureFor(errorInfo(response.status, response.body), `DELETE ${entity.entitySet}`);
+    const failure = deleteFailure(kind, response);
+    if (failure) throw failure;
+  }
+
+  /**
+   * §2.6: one `$batch` per `writeBatchSize` writes with `Prefer: odata.continue-on-error`, each write in a change set
+   * of its own, so it is atomic (a create's POST and state PATCH; an update's reopen, edit and close) and fails alone.
+   * The records written are then read back in batched GETs, instead of one GET each. Per write, the outcome and its
+   * errors are those of create/update/delete; only auth failures and a batch failing as a whole throw.
+   */
+  async writeBatch(ops: readonly CrmWriteOp[], options: CrmWriteOptions): Promise<CrmWriteResult[]> {
+    const results: (CrmWriteResult | undefined)[] = new Array<CrmWriteResult | undefined>(ops.length);
+    const fail = (index: number, error: unknown) => {
+      results[index] = { ok: false, error: itemError(error) };
+    };
+    // An update that clears `regarding` needs the navigation property bound now: one batched read before the writes.
+    const clearing = ops.flatMap((op) => (op.type === 'update' && op.write.regarding === null ? [{ kind: op.kind, id: op.id }] : []));
+    const current = await this.readRefs(clearing);
+    const planned: PlannedWrite[] = [];
+    ops.forEach((op, index) => {
+      try {
+        planned.push(this.planWrite(op, index, current, options.actAs));
+      } catch (error) {
+        fail(index, error);
+      }
+    });
+
+    const sendable = planned.filter((write) => write.requests.length > 0);
+    for (const chunk of chunkWrites(sendable, this.writeBatchSize)) {
+      const outcomes = await sendChangeSets(this.http, chunk.map((write) => write.requests), {
+        callerObjectId: options.actAs.azureObjectId,
+        continueOnError: true,
+      });
+      chunk.forEach((write, i) => {
+        write.outcome = outcomes[i] ?? null;
+      });
+    }
+
+    const readBack: PlannedWrite[] = [];
+    for (const write of planned) {
+      if (write.requests.length === 0) {
+        readBack.push(write);
+        continue;
+      }
+      const outcome = write.outcome ?? null;
+      if (outcome === null) {
+        // The service stopped before this change set although asked to continue: it was not applied.
+        fail(write.index, new TransientError(`${write.op.kind} ${write.id}: the $batch stopped before this write`));
+        continue;
+      }
+      if (outcome.ok) {
+        if (write.op.type === 'delete') results[write.index] = { ok: true, record: null };
+        else readBack.push(write);
+        continue;
+      }
+      const { failure } = outcome;
+      const info = errorInfo(failure.status, failure.body);
+      // The user's rights or the token: the same for every write of the batch.
+      if (failure.status === 401 || failure.status === 403) throw failureFor(info, 'POST $batch');
+      // §3: a throttled part was not applied; alone it would have been retried and then thrown as transient.
+      if (failure.status === 429 || failure.status === 503) {
+        const retryAfter = parseRetryAfter(failure.headers['retry-after'] ?? null, this.now());
+        fail(write.index, new TransientError(`${write.op.kind} ${write.id}: throttled in $batch (${info.code || failure.status})`, retryAfter));
+        continue;
+      }
+      const entitySet = DATAVERSE_ENTITIES[write.op.kind].entitySet;
+      if (write.op.type === 'create') {
+        if (isDuplicateKey(failure)) {
+          write.existed = true;
+          readBack.push(write);
+        } else fail(write.index, failureFor(info, `POST ${entitySet}`));
+      } else if (write.op.type === 'update') {
+        fail(write.index, updateFailure(write.op.kind, write.id, write.op.ifMatch, failure));
+      } else {
+        const error = deleteFailure(write.op.kind, failure);
+        if (error) fail(write.index, error);
+        else results[write.index] = { ok: true, record: null };
+      }
+    }
+
+    const stateFixes = await this.settleReadBack(readBack, results, true);
+    // A create met the record of an earlier attempt in the wrong state: set it, as create() does, then read it again.
+    const fixed: PlannedWrite[] = [];
+    for (const { write, record } of stateFixes) {
+      try {
+        await this.patch(write.op.kind, write.id, write.state as JsonObject, record.version, options.actAs);
+        fixed.push(write);
+      } catch (error) {
+        if (error instanceof AuthError) throw error;
+        fail(write.index, error);
+      }
+    }
+    await this.settleReadBack(fixed, results, false);
+    return results.map((result, index) => result ?? { ok: false, error: new TransientError(`write ${index} of the batch has no outcome`) });
   }
 
   async findContactsByEmail(addresses: readonly string[], user: CrmUser): Promise<CrmRecord[]> {
@@ -264,43 +377,140 @@ export class DataverseCrmConnector implements CrmConnector {
     return outcome.failure;
   }
 
+  /** The requests of a create: the POST with the deterministic id, and the state PATCH when the write sets one (§4). */
+  private createRequests(
+    kind: ItemKind,
+    write: CrmWrite,
+    idempotencyKey: string,
+    actAs: CrmUser,
+  ): { id: string; requests: ChangeSetRequest[]; state: { statecode: number; statuscode: number } | null } {
+    checkPartiesAllowed(kind, write);
+    const entity = DATAVERSE_ENTITIES[kind];
+    const id = deterministicCrmId(kind, idempotencyKey);
+    const { fields, state } = splitStateAttributes(kind, write.attributes);
+    const body: JsonObject = { ...fields, ...this.partiesBody(kind, write.parties, actAs), [entity.primaryKey]: id };
+    if (write.regarding) Object.assign(body, this.regardingBind(kind, write.regarding));
+    // §4: statecode is not valid on create, so a closed or scheduled state is a PATCH after the POST; both go in one
+    // change set (§2.6) so the record never exists in the wrong state.
+    const requests: ChangeSetRequest[] = [{ method: 'POST', url: entity.entitySet, body }];
+    if (state) requests.push({ method: 'PATCH', url: `${entity.entitySet}(${id})`, headers: { 'If-Match': '*' }, body: state });
+    return { id, requests, state };
+  }
+
+  /** The PATCH bodies of an update, in order: a closed activity is read-only, so reopen before editing, edit before closing. */
+  private updateSteps(kind: ItemKind, write: CrmWrite, regarding: JsonObject, actAs: CrmUser): JsonObject[] {
+    const { fields, state } = splitStateAttributes(kind, write.attributes);
+    const body: JsonObject = { ...fields, ...this.partiesBody(kind, write.parties, actAs), ...regarding };
+    const steps: JsonObject[] = [];
+    if (state && state.statecode === 0) steps.push(state);
+    if (Object.keys(body).length > 0) steps.push(body);
+    if (state && state.statecode !== 0) steps.push(state);
+    return steps;
+  }
+
+  /** One write of a batch as its change set. Throws what the single-item method would throw before sending. */
+  private planWrite(op: CrmWriteOp, index: number, current: Map<string, ReadOutcome>, actAs: CrmUser): PlannedWrite {
+    const entity = DATAVERSE_ENTITIES[op.kind];
+    if (op.type === 'create') {
+      const { id, requests, state } = this.createRequests(op.kind, op.write, op.idempotencyKey, actAs);
+      return { index, op, id, requests, state };
+    }
+    if (op.type === 'delete') {
+      return { index, op, id: op.id, requests: [{ method: 'DELETE', url: `${entity.entitySet}(${op.id})` }], state: null };
+    }
+    checkPartiesAllowed(op.kind, op.write);
+    let regarding: JsonObject = {};
+    if (op.write.regarding) regarding = this.regardingBind(op.kind, op.write.regarding);
+    else if (op.write.regarding === null) {
+      const outcome = current.get(refKey(op.kind, op.id));
+      if (outcome?.type === 'failure') throw new ItemRejectedError(outcome.failure.reason, `${op.kind} ${op.id}: ${outcome.failure.detail}`);
+      regarding = regardingClear(op.kind, outcome?.type === 'record' ? outcome.record : null);
+    }
+    // §2.3: every PATCH carries If-Match, so none upserts a deleted record; the caller's version guards the first, and
+    // the later ones run in the same atomic change set, right after it.
+    const requests = this.updateSteps(op.kind, op.write, regarding, actAs).map(
+      (body, step): ChangeSetRequest => ({
+        method: 'PATCH',
+        url: `${entity.entitySet}(${op.id})`,
+        headers: { 'If-Match': step === 0 ? op.ifMatch : '*' },
+        body,
+      }),
+    );
+    return { index, op, id: op.id, requests, state: null };
+  }
+
+  /**
+   * Read back the records of writes that went through, in batched GETs, and settle their results. With `fixStates`,
+   * returns instead of settling the creates that met an earlier attempt's record in another state than asked for.
+   */
+  private async settleReadBack(
+    writes: readonly PlannedWrite[],
+    results: (CrmWriteResult | undefined)[],
+    fixStates: boolean,
+  ): Promise<{ write: PlannedWrite; record: CrmRecord }[]> {
+    let outcomes: Map<string, ReadOutcome>;
+    try {
+      outcomes = await this.readRefs(writes.map((write) => ({ kind: write.op.kind, id: write.id })));
+    } catch (error) {
+      if (error instanceof AuthError) throw error;
+      // The writes were applied; only their answers are missing, as with a lost response to a single write.
+      for (const write of writes) results[write.index] = { ok: false, error: itemError(error) };
+      return [];
+    }
+    const stateFixes: { write: PlannedWrite; record: CrmRecord }[] = [];
+    for (const write of writes) {
+      const { kind } = write.op;
+      const outcome = outcomes.get(refKey(kind, write.id));
+      let result: CrmWriteResult;
+      if (outcome === undefined || outcome.type === 'gone') {
+        const what = write.op.type === 'create' ? 'vanished after its create' : 'no longer exists';
+        result = { ok: false, error: new ItemRejectedError('crm-record-gone', `${kind} ${write.id} ${what}`) };
+      } else if (outcome.type === 'failure') {
+        result = { ok: false, error: new ItemRejectedError(outcome.failure.reason, `${kind} ${write.id}: ${outcome.failure.detail}`) };
+      } else if (write.op.type === 'update' && write.requests.length === 0 && !sameVersion(outcome.record, write.op.ifMatch)) {
+        result = { ok: false, error: new ConcurrencyError(`${kind} ${write.id} changed since version ${write.op.ifMatch}`) };
+      } else if (fixStates && write.existed && write.state && !hasState(outcome.record, write.state)) {
+        stateFixes.push({ write, record: outcome.record });
+        continue;
+      } else result = { ok: true, record: outcome.record };
+      results[write.index] = result;
+    }
+    return stateFixes;
+  }
+
   private async readOne(kind: ItemKind, id: string): Promise<CrmRecord | null> {
     return (await this.read(kind, [id], { id: '', azureObjectId: null, address: '' })).get(id) ?? null;
   }
 
   /** By id: a plain GET for one, `$batch` GETs for more; 404 → gone, a malformed row → a failure of its own. */
-  private async readOutcomes(
-    kind: ItemKind,
-    ids: readonly string[],
-  ): Promise<Map<string, { type: 'record'; record: CrmRecord } | { type: 'gone' } | { type: 'failure'; failure: ItemFailure }>> {
-    const out = new Map<string, { type: 'record'; record: CrmRecord } | { type: 'gone' } | { type: 'failure'; failure: ItemFailure }>();
-    const unique = [...new Set(ids)];
+  private async readOutcomes(kind: ItemKind, ids: readonly string[]): Promise<Map<string, ReadOutcome>> {
+    const byRef = await this.readRefs(ids.map((id) => ({ kind, id })));
+    const out = new Map<string, ReadOutcome>();
+    for (const id of ids) out.set(id, byRef.get(refKey(kind, id)) as ReadOutcome);
+    return out;
+  }
+
+  /** Records of any kinds by id, `readBatchSize` per `$batch`, keyed by `refKey`. */
+  private async readRefs(refs: readonly { kind: ItemKind; id: string }[]): Promise<Map<string, ReadOutcome>> {
+    const out = new Map<string, ReadOutcome>();
+    const unique = [...new Map(refs.map((ref) => [refKey(ref.kind, ref.id), ref])).values()];
     for (let i = 0; i < unique.length; i += this.readBatchSize) {
       const chunk = unique.slice(i, i + this.readBatchSize);
-      const urls = chunk.map((id) => this.recordUrl(kind, id));
       // §2.1: `If-None-Match: null` defeats cached $expand results (the party lists of activities).
-      const headers: Record<string, string> = DATAVERSE_ENTITIES[kind].partiesProperty ? { Prefer: ANNOTATIONS, 'If-None-Match': 'null' } : { Prefer: ANNOTATIONS };
+      const requests = chunk.map(({ kind, id }): { url: string; headers: Record<string, string> } => ({
+        url: this.recordUrl(kind, id),
+        headers: DATAVERSE_ENTITIES[kind].partiesProperty ? { Prefer: ANNOTATIONS, 'If-None-Match': 'null' } : { Prefer: ANNOTATIONS },
+      }));
       let parts: { status: number; body: unknown }[];
       if (chunk.length === 1) {
-        const response = await this.http.send({ method: 'GET', url: urls[0] as string, headers });
-        parts = [response];
+        const request = requests[0] as { url: string; headers: Record<string, string> };
+        parts = [await this.http.send({ method: 'GET', url: request.url, headers: request.headers })];
       } else {
-        parts = await this.http.batchGet(urls, headers);
+        parts = await this.http.batchGet(requests);
       }
-      chunk.forEach((id, index) => {
+      chunk.forEach(({ kind, id }, index) => {
         const part = parts[index] as { status: number; body: unknown };
-        if (part.status === 404) out.set(id, { type: 'gone' });
-        else if (part.status !== 200) {
-          const error = failureFor(errorInfo(part.status, part.body), `GET ${kind} ${id}`);
-          // A record the service refuses to return fails alone; auth and transient failures stop the whole read.
-          if (!(error instanceof ItemRejectedError)) throw error;
-          out.set(id, { type: 'failure', failure: { id, reason: error.reason, detail: error.message } });
-        } else {
-          const parsed = parseRow(kind, part.body);
-          if (parsed.type === 'record') out.set(id, { type: 'record', record: parsed.record });
-          else if (parsed.type === 'failure') out.set(id, { type: 'failure', failure: parsed.failure });
-          else out.set(id, { type: 'gone' });
-        }
+        out.set(refKey(kind, id), readOutcome(kind, id, part));
       });
     }
     return out;
@@ -322,10 +532,7 @@ export class DataverseCrmConnector implements CrmConnector {
       body,
       callerObjectId: actAs.azureObjectId,
     });
-    if (response.status === 404) throw new ItemRejectedError('crm-record-gone', `${kind} ${id} no longer exists`);
-    // §2.4: key on the 412, not on the (unconfirmed) code.
-    if (response.status === 412) throw new ConcurrencyError(`${kind} ${id} changed since version ${ifMatch}`);
-    if (response.status >= 300) throw failureFor(errorInfo(response.status, response.body), `PATCH ${entity.entitySet}`);
+    if (response.status >= 300) throw updateFailure(kind, id, ifMatch, response);
     const etag = z.object({ '@odata.etag': z.string() }).safeParse(response.body);
     return etag.success ? etag.data['@odata.etag'] : '*';
   }
@@ -361,16 +568,95 @@ export class DataverseCrmConnector implements CrmConnector {
   /** Clearing needs the navigation property of the table currently bound, which only a read tells. */
   private async regardingChange(kind: ItemKind, id: string, regarding: { entity: string; id: string } | null): Promise<JsonObject> {
     if (regarding) return this.regardingBind(kind, regarding);
-    const current = await this.readOne(kind, id);
-    const entity = current?.data['_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname'];
-    if (typeof entity !== 'string' || current?.data._regardingobjectid_value === null) return {};
-    return { [`regardingobjectid_${entity}_${kind}@odata.bind`]: null };
+    return regardingClear(kind, await this.readOne(kind, id));
   }
 
   private expectOk(response: DataverseResponse, what: string): unknown {
     if (response.status !== 200) throw failureFor(errorInfo(response.status, response.body), what);
     return response.body;
   }
+}
+
+/** §4.1: unbind the regarding lookup through the navigation property of the table it points to now (none: nothing to do). */
+function regardingClear(kind: ItemKind, current: CrmRecord | null): JsonObject {
+  const entity = current?.data['_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname'];
+  if (typeof entity !== 'string' || current?.data._regardingobjectid_value === null) return {};
+  return { [`regardingobjectid_${entity}_${kind}@odata.bind`]: null };
+}
+
+/** §2.2/§2.4: the id already exists ("DuplicateRecord", 412 or the code): an earlier attempt made the record. */
+function isDuplicateKey(failure: { status: number; body: unknown }): boolean {
+  const info = errorInfo(failure.status, failure.body);
+  return failure.status === 412 || info.code.toLowerCase() === DUPLICATE_RECORD || /matching key values already exists/i.test(info.message);
+}
+
+/** A failed PATCH of an update. §2.3: with If-Match a missing record is a 404, never an upsert. */
+function updateFailure(kind: ItemKind, id: string, ifMatch: string, failure: { status: number; body: unknown }): Error {
+  if (failure.status === 404) return new ItemRejectedError('crm-record-gone', `${kind} ${id} no longer exists`);
+  // §2.4: key on the 412, not on the (unconfirmed) code.
+  if (failure.status === 412) return new ConcurrencyError(`${kind} ${id} changed since version ${ifMatch}`);
+  return failureFor(errorInfo(failure.status, failure.body), `PATCH ${DATAVERSE_ENTITIES[kind].entitySet}`);
+}
+
+/** A DELETE's answer: null when the record is gone now. §2.3: 404 when absent, which is what the caller wanted. */
+function deleteFailure(kind: ItemKind, response: { status: number; body: unknown }): Error | null {
+  if (response.status === 204 || response.status === 200 || response.status === 404) return null;
+  return failureFor(errorInfo(response.status, response.body), `DELETE ${DATAVERSE_ENTITIES[kind].entitySet}`);
+}
+
+/** An update with nothing to write still honours its If-Match: the record must be at that version. */
+function checkUnchangedVersion(kind: ItemKind, id: string, record: CrmRecord, ifMatch: string): void {
+  if (!sameVersion(record, ifMatch)) throw new ConcurrencyError(`${kind} ${id} changed since version ${ifMatch}`);
+}
+
+function sameVersion(record: CrmRecord, ifMatch: string): boolean {
+  return ifMatch === '*' || record.version === ifMatch;
+}
+
+function hasState(record: CrmRecord, state: { statecode: number; statuscode: number }): boolean {
+  return record.data.statecode === state.statecode && record.data.statuscode === state.statuscode;
+}
+
+/** One GET by id: 404 → gone; a refusal of this record → a failure of its own; auth and transient failures throw. */
+function readOutcome(kind: ItemKind, id: string, part: { status: number; body: unknown }): ReadOutcome {
+  if (part.status === 404) return { type: 'gone' };
+  if (part.status !== 200) {
+    const error = failureFor(errorInfo(part.status, part.body), `GET ${kind} ${id}`);
+    if (!(error instanceof ItemRejectedError)) throw error;
+    return { type: 'failure', failure: { id, reason: error.reason, detail: error.message } };
+  }
+  const parsed = parseRow(kind, part.body);
+  if (parsed.type === 'record') return { type: 'record', record: parsed.record };
+  if (parsed.type === 'failure') return { type: 'failure', failure: parsed.failure };
+  return { type: 'gone' };
+}
+
+function refKey(kind: ItemKind, id: string): string {
+  return `${kind}:${id.toLowerCase()}`;
+}
+
+/** Consecutive writes per `$batch`: at most `size` change sets and 1,000 requests (§2.6). */
+function chunkWrites(writes: readonly PlannedWrite[], size: number): PlannedWrite[][] {
+  const chunks: PlannedWrite[][] = [];
+  let chunk: PlannedWrite[] = [];
+  let requests = 0;
+  for (const write of writes) {
+    if (chunk.length >= size || requests + write.requests.length > MAX_BATCH_REQUESTS) {
+      chunks.push(chunk);
+      chunk = [];
+      requests = 0;
+    }
+    chunk.push(write);
+    requests += write.requests.length;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/** A write's own failure as the port's error; a bug (anything else) is never turned into a result. */
+function itemError(error: unknown): Error {
+  if (error instanceof ItemRejectedError || error instanceof ConcurrencyError || error instanceof TransientError) return error;
+  throw error;
 }
 
 function organizerAs(party: CrmParty, actAs: CrmUser): CrmParty | null {

@@ -185,16 +185,16 @@ export class DataverseHttp {
   }
 
   /**
-   * GETs in one `$batch` (dataverse-behaviour.md §2.6: ≤ 1,000 per batch, one request against the limits). With
-   * `odata.continue-on-error` a 404 part does not stop the parts after it.
+   * GETs in one `$batch` (dataverse-behaviour.md §2.6: ≤ 1,000 per batch, one request against the limits), each with
+   * its own headers. With `odata.continue-on-error` a 404 part does not stop the parts after it.
    */
-  async batchGet(urls: readonly string[], partHeaders: Record<string, string>): Promise<BatchPartResponse[]> {
+  async batchGet(requests: readonly { url: string; headers: Record<string, string> }[]): Promise<BatchPartResponse[]> {
     const boundary = `batch_${randomUUID()}`;
     const lines: string[] = [];
-    for (const url of urls) {
+    for (const request of requests) {
       lines.push(`--${boundary}`, 'Content-Type: application/http', 'Content-Transfer-Encoding: binary', '');
-      lines.push(`GET ${this.resolve(url)} HTTP/1.1`, 'Accept: application/json');
-      for (const [name, value] of Object.entries(partHeaders)) lines.push(`${name}: ${value}`);
+      lines.push(`GET ${this.resolve(request.url)} HTTP/1.1`, 'Accept: application/json');
+      for (const [name, value] of Object.entries(request.headers)) lines.push(`${name}: ${value}`);
       lines.push('');
     }
     lines.push(`--${boundary}--`, '');
@@ -204,12 +204,9 @@ export class DataverseHttp {
       headers: { 'Content-Type': `multipart/mixed;boundary=${boundary}`, Prefer: 'odata.continue-on-error' },
       body: lines.join('\r\n'),
     });
-    if (response.status !== 200 || typeof response.body !== 'string') {
-      throw failureFor(errorInfo(response.status, response.body), 'POST $batch');
-    }
-    const parts = parseMultipart(response.body, response.headers.get('content-type') ?? '');
-    if (parts.length !== urls.length) {
-      throw new TransientError(`$batch answered ${parts.length} of ${urls.length} requests`);
+    const parts = batchAnswer(response, 'POST $batch').flat();
+    if (parts.length !== requests.length) {
+      throw new TransientError(`$batch answered ${parts.length} of ${requests.length} requests`);
     }
     return parts;
   }
@@ -222,43 +219,72 @@ export interface ChangeSetRequest {
   body?: unknown;
 }
 
+/** What one change set did: every part's response, or the response of the request that failed it (none applied). */
 export type ChangeSetOutcome = { ok: true; parts: BatchPartResponse[] } | { ok: false; failure: BatchPartResponse };
 
 /**
- * Writes that belong together in one atomic change set (dataverse-behaviour.md §2.6): all apply or none does; a
- * failed change set answers with the failing request's response alone.
+ * Change sets in one `$batch`, in order (dataverse-behaviour.md §2.6): each atomic, all of it applied or none. One
+ * outcome per change set; null for a change set the service never ran because it stopped at an earlier failure
+ * (without `continueOnError`, or when it ignored the preference). Throws when the batch as a whole failed (no
+ * multipart answer): then any of the change sets may or may not have been applied.
  */
-export async function sendChangeSet(
+export async function sendChangeSets(
   http: DataverseHttp,
-  requests: readonly ChangeSetRequest[],
-  callerObjectId: string | null,
-): Promise<ChangeSetOutcome> {
+  changeSets: readonly (readonly ChangeSetRequest[])[],
+  options: { callerObjectId: string | null; continueOnError: boolean },
+): Promise<(ChangeSetOutcome | null)[]> {
   const batch = `batch_${randomUUID()}`;
-  const changeset = `changeset_${randomUUID()}`;
-  const lines: string[] = [`--${batch}`, `Content-Type: multipart/mixed;boundary=${changeset}`, ''];
-  requests.forEach((request, index) => {
-    lines.push(`--${changeset}`, 'Content-Type: application/http', 'Content-Transfer-Encoding: binary', `Content-ID: ${index + 1}`, '');
-    lines.push(`${request.method} ${http.resolve(request.url)} HTTP/1.1`, 'Accept: application/json');
-    if (request.body !== undefined) lines.push('Content-Type: application/json');
-    for (const [name, value] of Object.entries(request.headers ?? {})) lines.push(`${name}: ${value}`);
-    lines.push('', request.body === undefined ? '' : JSON.stringify(request.body));
-  });
-  lines.push(`--${changeset}--`, `--${batch}--`, '');
-  const response = await http.send({
-    method: 'POST',
-    url: '$batch',
-    headers: { 'Content-Type': `multipart/mixed;boundary=${batch}` },
-    body: lines.join('\r\n'),
-    callerObjectId,
-  });
-  if (response.status !== 200 || typeof response.body !== 'string') {
-    return { ok: false, failure: { status: response.status, headers: {}, body: response.body } };
+  const lines: string[] = [];
+  let contentId = 0;
+  for (const requests of changeSets) {
+    const changeset = `changeset_${randomUUID()}`;
+    lines.push(`--${batch}`, `Content-Type: multipart/mixed;boundary=${changeset}`, '');
+    for (const request of requests) {
+      contentId += 1;
+      lines.push(`--${changeset}`, 'Content-Type: application/http', 'Content-Transfer-Encoding: binary', `Content-ID: ${contentId}`, '');
+      lines.push(`${request.method} ${http.resolve(request.url)} HTTP/1.1`, 'Accept: application/json');
+      if (request.body !== undefined) lines.push('Content-Type: application/json');
+      // §5: every write acts as the user, so the part says so too, not only the envelope.
+      if (options.callerObjectId) lines.push(`CallerObjectId: ${options.callerObjectId}`);
+      for (const [name, value] of Object.entries(request.headers ?? {})) lines.push(`${name}: ${value}`);
+      lines.push('', request.body === undefined ? '' : JSON.stringify(request.body));
+    }
+    lines.push(`--${changeset}--`);
   }
-  const parts = parseMultipart(response.body, response.headers.get('content-type') ?? '');
-  const failure = parts.find((part) => part.status >= 300);
-  if (failure) return { ok: false, failure };
-  if (parts.length !== requests.length) throw new TransientError(`$batch answered ${parts.length} of ${requests.length} requests`);
-  return { ok: true, parts };
+  lines.push(`--${batch}--`, '');
+  const headers: Record<string, string> = { 'Content-Type': `multipart/mixed;boundary=${batch}` };
+  if (options.continueOnError) headers.Prefer = 'odata.continue-on-error';
+  const response = await http.send({ method: 'POST', url: '$batch', headers, body: lines.join('\r\n'), callerObjectId: options.callerObjectId });
+  const items = batchAnswer(response, 'POST $batch');
+  if (items.length > changeSets.length) throw new TransientError(`$batch answered ${items.length} items to ${changeSets.length} change sets`);
+  return changeSets.map((requests, index) => {
+    const parts = items[index];
+    if (parts === undefined) return null;
+    // A failed change set answers with the failing request alone (§2.6), or, should a service wrap it, among others.
+    const failure = parts.find((part) => part.status >= 300);
+    if (failure) return { ok: false, failure };
+    if (parts.length !== requests.length) throw new TransientError(`$batch answered ${parts.length} of ${requests.length} requests of a change set`);
+    return { ok: true, parts };
+  });
+}
+
+/** One change set alone, without continue-on-error (the create of a record in a state, §4). */
+export async function sendChangeSet(http: DataverseHttp, requests: readonly ChangeSetRequest[], callerObjectId: string | null): Promise<ChangeSetOutcome> {
+  const [outcome] = await sendChangeSets(http, [requests], { callerObjectId, continueOnError: false });
+  if (!outcome) throw new TransientError('$batch answered without its change set');
+  return outcome;
+}
+
+/**
+ * The items of a `$batch` answer. A multipart body is read whatever the envelope's status: after a failed part it is
+ * UNCONFIRMED (§2.6) and may differ between "stopped" and "continued". Anything else is the batch failing as a whole.
+ */
+function batchAnswer(response: DataverseResponse, what: string): BatchPartResponse[][] {
+  const contentType = response.headers.get('content-type') ?? '';
+  if (typeof response.body !== 'string' || !/^multipart\/mixed/i.test(contentType.trim())) {
+    throw failureFor(errorInfo(response.status, response.body), what);
+  }
+  return parseBatchResponse(response.body, contentType);
 }
 
 /** Retry-After in seconds or as an HTTP date (RFC 9110 §10.2.3). */
@@ -272,9 +298,17 @@ export function parseRetryAfter(value: string | null, now: number): number | nul
 
 /** A `multipart/mixed` batch response, change-set responses flattened in order (dataverse-behaviour.md §2.6). */
 export function parseMultipart(text: string, contentType: string): BatchPartResponse[] {
+  return parseBatchResponse(text, contentType).flat();
+}
+
+/**
+ * A `multipart/mixed` batch response as its top-level items, in order: a response outside a change set is an item of
+ * one part, a change-set response an item of its parts (dataverse-behaviour.md §2.6).
+ */
+export function parseBatchResponse(text: string, contentType: string): BatchPartResponse[][] {
   const boundary = /boundary=("?)([^";]+)\1/i.exec(contentType)?.[2];
   if (!boundary) throw new TransientError('$batch response without a multipart boundary');
-  const out: BatchPartResponse[] = [];
+  const out: BatchPartResponse[][] = [];
   const sections = text.split(`--${boundary}`).slice(1);
   for (const section of sections) {
     if (section.startsWith('--')) break;
@@ -282,26 +316,30 @@ export function parseMultipart(text: string, contentType: string): BatchPartResp
     const partHeaders = headerMap(partHeaderText);
     const nested = partHeaders['content-type'] ?? '';
     if (nested.toLowerCase().startsWith('multipart/mixed')) {
-      out.push(...parseMultipart(rest, nested));
+      out.push(parseBatchResponse(rest, nested).flat());
       continue;
     }
-    const [httpHead, body] = splitHead(rest);
-    const [statusLine = '', ...headerLines] = httpHead.split(/\r?\n/);
-    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1] ?? NaN);
-    if (!Number.isFinite(status)) throw new TransientError(`unreadable $batch part: ${statusLine}`);
-    const headers = headerMap(headerLines.join('\n'));
-    const trimmed = body.trim();
-    let parsed: unknown = null;
-    if (trimmed) {
-      try {
-        parsed = JSON.parse(trimmed);
-      } catch {
-        parsed = trimmed;
-      }
-    }
-    out.push({ status, headers, body: parsed });
+    out.push([parseHttpResponse(rest)]);
   }
   return out;
+}
+
+function parseHttpResponse(text: string): BatchPartResponse {
+  const [httpHead, body] = splitHead(text);
+  const [statusLine = '', ...headerLines] = httpHead.split(/\r?\n/);
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1] ?? NaN);
+  if (!Number.isFinite(status)) throw new TransientError(`unreadable $batch part: ${statusLine}`);
+  const headers = headerMap(headerLines.join('\n'));
+  const trimmed = body.trim();
+  let parsed: unknown = null;
+  if (trimmed) {
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch {
+      parsed = trimmed;
+    }
+  }
+  return { status, headers, body: parsed };
 }
 
 function splitHead(text: string): [string, string] {

@@ -2,7 +2,15 @@
 // every write, a table-wide change feed filtered to the user's scope, cursors that can expire, idempotent create by a
 // deterministic id, optimistic concurrency and no resurrection. Test-side controls play the CRM's users and faults.
 import type { CrmParty, CrmRecord, CrmWrite, ItemKind, JsonObject, JsonValue } from '../../core/model';
-import type { CrmChange, CrmChangePage, CrmConnector, CrmUser, CrmWriteOptions } from '../../ports/crm-connector';
+import type {
+  CrmChange,
+  CrmChangePage,
+  CrmConnector,
+  CrmUser,
+  CrmWriteOp,
+  CrmWriteOptions,
+  CrmWriteResult,
+} from '../../ports/crm-connector';
 import { ConcurrencyError, ItemRejectedError, ResyncRequiredError, TransientError } from '../../ports/errors';
 import { DATAVERSE_COLUMNS, DATAVERSE_ENTITIES } from '../dataverse/schema';
 import { checkPartiesAllowed, deterministicCrmId, isRecordInScope, sameId, splitStateAttributes } from '../dataverse/scope';
@@ -42,11 +50,15 @@ export interface InMemoryCrmOptions {
 }
 
 export interface InMemoryCrmCounters {
+  /** Writes made, whether by the single-item methods or inside a `writeBatch`. */
   create: number;
   update: number;
   delete: number;
   read: number;
   changePages: number;
+  /** `writeBatch` calls (Dataverse: one `$batch` per chunk), and the writes they carried. */
+  batch: number;
+  batchedWrites: number;
 }
 
 interface CursorState {
@@ -67,7 +79,7 @@ export class InMemoryCrmConnector implements CrmConnector {
   private loseCreateResponses = 0;
   private readonly pageSize: number;
   private readonly now: () => Date;
-  readonly counters: InMemoryCrmCounters = { create: 0, update: 0, delete: 0, read: 0, changePages: 0 };
+  readonly counters: InMemoryCrmCounters = { create: 0, update: 0, delete: 0, read: 0, changePages: 0, batch: 0, batchedWrites: 0 };
 
   constructor(options: InMemoryCrmOptions = {}) {
     this.pageSize = options.pageSize ?? 500;
@@ -219,52 +231,47 @@ export class InMemoryCrmConnector implements CrmConnector {
   }
 
   async create(kind: ItemKind, write: CrmWrite, options: CrmWriteOptions & { idempotencyKey: string }): Promise<CrmRecord> {
-    this.takeRejection();
-    checkPartiesAllowed(kind, write);
-    this.counters.create += 1;
-    const id = deterministicCrmId(kind, options.idempotencyKey);
-    const existing = this.live(kind, id);
-    // The same id again: an earlier attempt made the record (dataverse-behaviour.md §2.2, client-supplied key).
-    if (existing) return this.toRecord(existing);
-    this.userCreate(kind, {
-      id,
-      attributes: write.attributes,
-      ownerId: options.actAs.id,
-      parties: write.parties ?? [],
-      regarding: write.regarding,
-    });
-    const created = this.live(kind, id);
-    if (!created) throw new Error('create lost its record');
-    if (this.loseCreateResponses > 0) {
-      this.loseCreateResponses -= 1;
-      throw new TransientError('the create response was lost');
-    }
-    return this.toRecord(created);
+    const { record, made } = this.applyCreate(kind, write, options.actAs, options.idempotencyKey);
+    if (made && this.takeLostResponse()) throw new TransientError('the create response was lost');
+    return record;
   }
 
   async update(kind: ItemKind, id: string, write: CrmWrite, options: CrmWriteOptions & { ifMatch: string }): Promise<CrmRecord> {
-    this.takeRejection();
-    checkPartiesAllowed(kind, write);
-    this.counters.update += 1;
-    const record = this.live(kind, id);
-    // dataverse-behaviour.md §2.3: with If-Match the PATCH never upserts, so a deleted record stays deleted.
-    if (!record) throw new ItemRejectedError('crm-record-gone', `${kind} ${id} no longer exists`);
-    if (options.ifMatch !== '*' && options.ifMatch !== etag(record.version)) {
-      throw new ConcurrencyError(`${kind} ${id} changed since version ${options.ifMatch}`);
-    }
-    this.applyAttributes(record, write.attributes);
-    const state = splitStateAttributes(kind, write.attributes).state;
-    if (state) Object.assign(record.data, state);
-    if (write.parties) record.parties = write.parties.map((party) => ({ ...party }));
-    if (write.regarding !== undefined) this.applyRegarding(record, write.regarding);
-    this.touch(record);
-    return this.toRecord(record);
+    return this.applyUpdate(kind, id, write, options.ifMatch);
   }
 
   async delete(kind: ItemKind, id: string, _options: CrmWriteOptions): Promise<void> {
-    this.takeRejection();
-    this.counters.delete += 1;
-    this.userDelete(kind, id);
+    this.applyDelete(kind, id);
+  }
+
+  /**
+   * The writes in order, each alone with the semantics of the single-item method (Dataverse: a change set each, with
+   * continue-on-error). A lost create response loses the answer to the whole batch, after every write was applied.
+   */
+  async writeBatch(ops: readonly CrmWriteOp[], options: CrmWriteOptions): Promise<CrmWriteResult[]> {
+    this.counters.batch += 1;
+    this.counters.batchedWrites += ops.length;
+    const results: CrmWriteResult[] = [];
+    let answerLost = false;
+    for (const op of ops) {
+      try {
+        if (op.type === 'create') {
+          const { record, made } = this.applyCreate(op.kind, op.write, options.actAs, op.idempotencyKey);
+          if (made && this.takeLostResponse()) answerLost = true;
+          results.push({ ok: true, record });
+        } else if (op.type === 'update') {
+          results.push({ ok: true, record: this.applyUpdate(op.kind, op.id, op.write, op.ifMatch) });
+        } else {
+          this.applyDelete(op.kind, op.id);
+          results.push({ ok: true, record: null });
+        }
+      } catch (error) {
+        if (!(error instanceof ItemRejectedError || error instanceof ConcurrencyError || error instanceof TransientError)) throw error;
+        results.push({ ok: false, error });
+      }
+    }
+    if (answerLost) throw new TransientError('the $batch response was lost');
+    return results;
   }
 
   async findContactsByEmail(addresses: readonly string[], user: CrmUser): Promise<CrmRecord[]> {
@@ -281,6 +288,54 @@ export class InMemoryCrmConnector implements CrmConnector {
   }
 
   // ---- internals ----
+
+  private applyCreate(kind: ItemKind, write: CrmWrite, actAs: CrmUser, idempotencyKey: string): { record: CrmRecord; made: boolean } {
+    this.takeRejection();
+    checkPartiesAllowed(kind, write);
+    this.counters.create += 1;
+    const id = deterministicCrmId(kind, idempotencyKey);
+    const existing = this.live(kind, id);
+    // The same id again: an earlier attempt made the record (dataverse-behaviour.md §2.2, client-supplied key).
+    if (existing) return { record: this.toRecord(existing), made: false };
+    checkAttributes(write.attributes);
+    this.userCreate(kind, { id, attributes: write.attributes, ownerId: actAs.id, parties: write.parties ?? [], regarding: write.regarding });
+    const created = this.live(kind, id);
+    if (!created) throw new Error('create lost its record');
+    return { record: this.toRecord(created), made: true };
+  }
+
+  private applyUpdate(kind: ItemKind, id: string, write: CrmWrite, ifMatch: string): CrmRecord {
+    this.takeRejection();
+    checkPartiesAllowed(kind, write);
+    this.counters.update += 1;
+    const record = this.live(kind, id);
+    // dataverse-behaviour.md §2.3: with If-Match the PATCH never upserts, so a deleted record stays deleted.
+    if (!record) throw new ItemRejectedError('crm-record-gone', `${kind} ${id} no longer exists`);
+    if (ifMatch !== '*' && ifMatch !== etag(record.version)) {
+      throw new ConcurrencyError(`${kind} ${id} changed since version ${ifMatch}`);
+    }
+    // Checked before anything changes, so a refused write leaves the record as it was (a change set, §2.6).
+    checkAttributes(write.attributes);
+    this.applyAttributes(record, write.attributes);
+    const state = splitStateAttributes(kind, write.attributes).state;
+    if (state) Object.assign(record.data, state);
+    if (write.parties) record.parties = write.parties.map((party) => ({ ...party }));
+    if (write.regarding !== undefined) this.applyRegarding(record, write.regarding);
+    this.touch(record);
+    return this.toRecord(record);
+  }
+
+  private applyDelete(kind: ItemKind, id: string): void {
+    this.takeRejection();
+    this.counters.delete += 1;
+    this.userDelete(kind, id);
+  }
+
+  private takeLostResponse(): boolean {
+    if (this.loseCreateResponses === 0) return false;
+    this.loseCreateResponses -= 1;
+    return true;
+  }
 
   private changesBetween(kind: ItemKind, user: CrmUser, since: number, until: number): CrmChange[] {
     const window = [...this.records.values()].filter((r) => r.kind === kind && r.changeSeq > since && r.changeSeq <= until);
@@ -329,7 +384,7 @@ export class InMemoryCrmConnector implements CrmConnector {
         record.data[`_${bind[1]}_value`] = typeof value === 'string' ? (/\(([^)]+)\)/.exec(value)?.[1] ?? null) : null;
         continue;
       }
-      if (name.startsWith('_')) throw new ItemRejectedError('crm-invalid-attribute', `${name} is read-only`);
+      checkAttributes({ [name]: value });
       record.data[name] = value;
     }
   }
@@ -360,6 +415,13 @@ export class InMemoryCrmConnector implements CrmConnector {
       data,
       parties: stored.parties.map((party) => ({ ...party, party: party.party ? { ...party.party } : null })),
     };
+  }
+}
+
+/** Lookups are read as `_<name>_value` and written only through `@odata.bind` (dataverse-behaviour.md §2.2, §4.1). */
+function checkAttributes(attributes: JsonObject): void {
+  for (const name of Object.keys(attributes)) {
+    if (name.startsWith('_')) throw new ItemRejectedError('crm-invalid-attribute', `${name} is read-only`);
   }
 }
 

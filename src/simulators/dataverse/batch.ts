@@ -174,11 +174,20 @@ export interface BatchRunOptions {
 
 class ChangeSetFailed extends Error {}
 
+export interface BatchRunResult {
+  items: BatchResponseItem[];
+  /** A request or change set failed. */
+  failed: boolean;
+  /** Processing stopped at that failure (no `odata.continue-on-error`): later items, if any, never ran. */
+  stopped: boolean;
+}
+
 /**
- * §2.6: requests run in order; a change set is all or nothing and answers with the failing request alone; the batch
- * stops at the first failure unless `odata.continue-on-error`; at most 1,000 requests; no GET inside a change set.
+ * §2.6: requests and change sets run in order; a change set is all or nothing and answers with the failing request
+ * alone; the batch stops at the first failure unless `odata.continue-on-error`; at most 1,000 requests (those inside
+ * change sets included); no GET inside a change set.
  */
-export function runBatch(items: BatchItem[], options: BatchRunOptions): BatchResponseItem[] {
+export function runBatch(items: BatchItem[], options: BatchRunOptions): BatchRunResult {
   const total = items.reduce((n, item) => n + (item.kind === 'request' ? 1 : item.requests.length), 0);
   if (total > options.maxRequests) {
     throw badRequest(`The number of requests in the batch (${total}) exceeds the limit of ${options.maxRequests}.`);
@@ -189,22 +198,27 @@ export function runBatch(items: BatchItem[], options: BatchRunOptions): BatchRes
     }
   }
   const results: BatchResponseItem[] = [];
+  let failed = false;
+  const stopped = () => ({ items: results, failed: true, stopped: true });
   for (const item of items) {
     if (item.kind === 'request') {
       const response = options.runPart(item.request, new Map());
       results.push({ kind: 'response', response, contentId: item.request.contentId });
-      if (response.status >= 400 && !options.continueOnError) break;
+      if (response.status >= 400) {
+        if (!options.continueOnError) return stopped();
+        failed = true;
+      }
       continue;
     }
     const contentIds = new Map<string, string>();
     const responses: { response: SimResponse; contentId: string | null }[] = [];
-    let failed: { response: SimResponse; contentId: string | null } | null = null;
+    let failure: { response: SimResponse; contentId: string | null } | null = null;
     try {
       options.transaction(() => {
         for (const part of item.requests) {
           const response = options.runPart(part, contentIds);
           if (response.status >= 400) {
-            failed = { response, contentId: part.contentId };
+            failure = { response, contentId: part.contentId };
             throw new ChangeSetFailed();
           }
           responses.push({ response, contentId: part.contentId });
@@ -213,10 +227,11 @@ export function runBatch(items: BatchItem[], options: BatchRunOptions): BatchRes
     } catch (error) {
       if (!(error instanceof ChangeSetFailed)) throw error;
     }
-    if (failed) {
-      results.push({ kind: 'response', ...(failed as { response: SimResponse; contentId: string | null }) });
-      if (!options.continueOnError) break;
+    if (failure) {
+      results.push({ kind: 'response', ...(failure as { response: SimResponse; contentId: string | null }) });
+      if (!options.continueOnError) return stopped();
+      failed = true;
     } else results.push({ kind: 'changeset', responses });
   }
-  return results;
+  return { items: results, failed, stopped: false };
 }

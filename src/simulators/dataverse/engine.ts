@@ -59,7 +59,19 @@ export interface RequestLogEntry {
   path: string;
   /** Set when the request was applied but the client got a 503 or a dropped connection instead (knob failAfterCommitNext). */
   answerLost?: 503 | 'drop';
+  /**
+   * A `$batch` (kind `batch`): its inner requests in the order they ran, each also logged on its own as `viaBatch`
+   * (§2.6: the batch is one request toward the limits, its parts are the work).
+   */
+  parts?: BatchPartLog[];
+  /** An inner request of a `$batch` that ran in a change set: the change set's index among the batch's change sets. */
+  changeSet?: number;
 }
+
+export type BatchPartLog = Pick<RequestLogEntry, 'method' | 'entitySet' | 'kind' | 'status' | 'callerId' | 'path'> & {
+  /** Index of the change set the part ran in (0-based among the batch's change sets), or null outside one. */
+  changeSet: number | null;
+};
 
 interface Route {
   table: TableDef | null;
@@ -182,6 +194,8 @@ export class DataverseEngine {
     let actorId: string | null = null;
     let response: SimResponse;
     let routeError: unknown = null;
+    const partsFrom = this.log.length;
+    let parts: BatchPartLog[] | undefined;
     try {
       route = this.route(request.path);
       kind = this.kindOf(request, route);
@@ -202,6 +216,17 @@ export class DataverseEngine {
     } catch (error) {
       response = this.errorResponse(error, request.headers['prefer']);
     }
+    if (kind === 'batch') {
+      parts = this.log.slice(partsFrom).map((entry) => ({
+        method: entry.method,
+        entitySet: entry.entitySet,
+        kind: entry.kind,
+        status: entry.status,
+        callerId: entry.callerId,
+        path: entry.path,
+        changeSet: entry.changeSet ?? null,
+      }));
+    }
     this.log.push({
       method: request.method,
       entitySet: route?.table?.entitySet ?? null,
@@ -210,6 +235,7 @@ export class DataverseEngine {
       viaBatch: false,
       callerId: actorId,
       path: request.path,
+      ...(parts ? { parts } : {}),
     });
     return response;
   }
@@ -816,21 +842,27 @@ export class DataverseEngine {
     const boundary = boundaryOf(request.headers['content-type']);
     if (!boundary) throw badRequest("The batch request must have a 'Content-Type' of multipart/mixed with a boundary.");
     const items = parseBatch(request.body, boundary);
-    const results = runBatch(items, {
+    const changeSetOf = new Map<BatchRequestPart, number>();
+    items.filter((item) => item.kind === 'changeset').forEach((item, index) => {
+      for (const part of item.requests) changeSetOf.set(part, index);
+    });
+    const run = runBatch(items, {
       maxRequests: this.knobs.batchMaxRequests,
       continueOnError: context.prefer.continueOnError,
       transaction: (work) => this.store.transaction(work),
-      runPart: (part, contentIds) => this.batchPart(part, context, contentIds),
+      runPart: (part, contentIds) => this.batchPart(part, context, contentIds, changeSetOf.get(part) ?? null),
     });
-    const serialized = serializeBatchResponse(results);
+    const serialized = serializeBatchResponse(run.items);
+    // §2.6: the envelope's status after a failure is UNCONFIRMED (knob batchFailureStatus).
+    const failureStatus = run.stopped ? this.knobs.batchFailureStatus.stopped : this.knobs.batchFailureStatus.continued;
     return {
-      status: 200,
+      status: run.failed ? failureStatus : 200,
       headers: { 'Content-Type': `multipart/mixed; boundary=${serialized.boundary}`, 'OData-Version': '4.0' },
       body: serialized.body,
     };
   }
 
-  private batchPart(part: BatchRequestPart, outer: Context, contentIds: Map<string, string>): SimResponse {
+  private batchPart(part: BatchRequestPart, outer: Context, contentIds: Map<string, string>, changeSet: number | null): SimResponse {
     let route: Route | null = null;
     let kind: RequestKind = 'other';
     let response: SimResponse;
@@ -863,7 +895,16 @@ export class DataverseEngine {
     } catch (error) {
       response = this.errorResponse(error, part.headers['prefer'] ?? outer.headers['prefer']);
     }
-    this.log.push({ method: part.method, entitySet: route?.table?.entitySet ?? null, kind, status: response.status, viaBatch: true, callerId, path });
+    this.log.push({
+      method: part.method,
+      entitySet: route?.table?.entitySet ?? null,
+      kind,
+      status: response.status,
+      viaBatch: true,
+      callerId,
+      path,
+      ...(changeSet !== null ? { changeSet } : {}),
+    });
     return response;
   }
 

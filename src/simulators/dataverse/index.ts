@@ -7,7 +7,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { handleIdentityRequest, tokenEndpointInfo, type TokenEndpointInfo } from '../shared/identity';
 import { simulatorCertificate } from '../shared/tls';
-import { DataverseEngine, type RequestKind, type RequestLogEntry } from './engine';
+import { DataverseEngine, type BatchPartLog, type RequestKind, type RequestLogEntry } from './engine';
 import { CODES, DataverseError, MESSAGES } from './errors';
 import { defaultKnobs, type DataverseKnobs, type FaultSpec } from './knobs';
 import type { SimRequest, SimResponse } from './request';
@@ -15,7 +15,7 @@ import { API_PATH, jsonResponse } from './request';
 import { tableBySet, type TableDef } from './schema';
 import type { Row } from './store';
 
-export type { DataverseKnobs, FaultSpec, RequestKind, RequestLogEntry };
+export type { BatchPartLog, DataverseKnobs, FaultSpec, RequestKind, RequestLogEntry };
 export { CODES as DATAVERSE_ERROR_CODES, MESSAGES as DATAVERSE_ERROR_MESSAGES };
 
 export interface DataverseSimulatorOptions {
@@ -185,7 +185,9 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
         body,
       };
       const response = engine.handleTopLevel(request);
-      if (knobs.failAfterCommitNext > 0 && isWrite(request) && response.status < 400) {
+      // A `$batch` answered with its parts ran them, whatever its own status (knob batchFailureStatus).
+      const applied = response.status < 400 || /^multipart\/mixed/i.test(response.headers['Content-Type'] ?? '');
+      if (knobs.failAfterCommitNext > 0 && isWrite(request) && applied) {
         // The request was applied; its answer is lost on the way back (knob failAfterCommitNext).
         knobs.failAfterCommitNext--;
         const entry = engine.log[engine.log.length - 1];

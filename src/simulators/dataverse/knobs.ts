@@ -42,8 +42,15 @@ export interface DataverseKnobs {
   allowUnresolvedParties: boolean;
   /** Duplicate detection enabled for the org and contacts/accounts with OOB rules (§2.7); fires only on opt-in. */
   duplicateDetection: boolean;
-  /** Max requests in a `$batch` (§2.6). */
+  /** Max requests in a `$batch` (§2.6), counting each request inside a change set. */
   batchMaxRequests: number;
+  /**
+   * Status of the `$batch` response itself when a request or change set in it failed (§2.6: "Exact status of the
+   * failing part/envelope: UNCONFIRMED"): `stopped` when processing stopped at the failure (no
+   * `odata.continue-on-error`), `continued` when it went on. The body is the multipart answer either way, the failing
+   * part carrying its own status. Defaults 400 and 200 are a choice; the connector reads the parts under any status.
+   */
+  batchFailureStatus: { stopped: number; continued: number };
   /** Service protection (§3): requests per sliding window per user; null disables. */
   requestLimit: { requests: number; windowSeconds: number } | null;
   /** Seconds added to the Retry-After for each request sent before the previous Retry-After elapsed (§3). */
@@ -101,6 +108,7 @@ export function defaultKnobs(): DataverseKnobs {
     allowUnresolvedParties: true,
     duplicateDetection: true,
     batchMaxRequests: 1000,
+    batchFailureStatus: { stopped: 400, continued: 200 },
     requestLimit: null,
     hammerPenaltySeconds: 5,
     throttleBudgetPer: 'principal',

@@ -4,7 +4,7 @@ import type { CrmRecord, CrmWrite, ItemKind, JsonObject, KindSettings, MailboxSe
 import type { TrackingUpkeep } from '../../../src/core/plan';
 import { DEFAULT_PRODUCT_GUID } from '../../../src/core/mappings/extended-properties';
 import type { Clock } from '../../../src/ports/clock';
-import type { CrmChangePage, CrmConnector, CrmUser, CrmWriteOptions } from '../../../src/ports/crm-connector';
+import type { CrmChangePage, CrmConnector, CrmUser, CrmWriteOp, CrmWriteOptions, CrmWriteResult } from '../../../src/ports/crm-connector';
 import type { LogFields, Logger } from '../../../src/ports/logger';
 import type { DeltaPage, ItemRef, MailboxSource, StreamRef } from '../../../src/ports/mailbox-source';
 import { ItemRejectedError } from '../../../src/ports/errors';
@@ -75,6 +75,11 @@ export class Writes {
 
   check(): void {
     if (this.dead) throw new SimulatedCrash();
+  }
+
+  /** Whether a crash point is set: batched writes then go one by one, so the crash falls between two of them. */
+  get crashArmed(): boolean {
+    return this.crashAfter !== null;
   }
 
   written(name: string): void {
@@ -226,6 +231,39 @@ export class CountingCrm implements CrmConnector {
   async findContactsByEmail(addresses: readonly string[], user: CrmUser): Promise<CrmRecord[]> {
     this.writes.check();
     return this.inner.findContactsByEmail(addresses, user);
+  }
+  /** Sizes of the writeBatch calls, in order. */
+  readonly batchSizes: number[] = [];
+  /**
+   * Without a crash point, the inner connector's own batch (one Dataverse `$batch`); with one, the writes go one by one
+   * and the crash cuts the batch short after its Nth write, as a request that died half-processed would.
+   */
+  async writeBatch(ops: readonly CrmWriteOp[], options: CrmWriteOptions): Promise<CrmWriteResult[]> {
+    this.writes.check();
+    this.batchSizes.push(ops.length);
+    if (!this.writes.crashArmed) {
+      const results = await this.inner.writeBatch(ops, options);
+      results.forEach((result, index) => {
+        if (result.ok) this.writes.written(`crm.${ops[index]?.type ?? 'write'}`);
+      });
+      return results;
+    }
+    const results: CrmWriteResult[] = [];
+    for (const op of ops) {
+      try {
+        const record =
+          op.type === 'create'
+            ? await this.create(op.kind, op.write, { ...options, idempotencyKey: op.idempotencyKey })
+            : op.type === 'update'
+              ? await this.update(op.kind, op.id, op.write, { ...options, ifMatch: op.ifMatch })
+              : (await this.delete(op.kind, op.id, options), null);
+        results.push({ ok: true, record });
+      } catch (error) {
+        if (error instanceof SimulatedCrash) throw error;
+        results.push({ ok: false, error: error instanceof Error ? error : new Error(String(error)) });
+      }
+    }
+    return results;
   }
 }
 

@@ -3,7 +3,7 @@
 // between the fakes and the crash/counting decorators of test/app/support/world.ts.
 import type { CrmRecord, CrmWrite, ItemKind, MappingRow, OutlookItem, OutlookWrite } from '../../../src/core/model';
 import type { TrackingUpkeep } from '../../../src/core/plan';
-import type { CrmChangePage, CrmConnector, CrmUser, CrmWriteOptions } from '../../../src/ports/crm-connector';
+import type { CrmChangePage, CrmConnector, CrmUser, CrmWriteOp, CrmWriteOptions, CrmWriteResult } from '../../../src/ports/crm-connector';
 import { TransientError } from '../../../src/ports/errors';
 import type { DeltaEntry, DeltaPage, ItemRef, MailboxSource, StreamRef } from '../../../src/ports/mailbox-source';
 import type { ChangeRecord, ChangeRow, CommitResult, CommitUnit, Lease, RunSummary, StateStore } from '../../../src/ports/state-store';
@@ -203,6 +203,20 @@ export class ModelCrm implements CrmConnector {
   async findContactsByEmail(addresses: readonly string[], user: CrmUser): Promise<CrmRecord[]> {
     this.throttle.check();
     return this.inner.findContactsByEmail(addresses, user);
+  }
+  /** Throttled as one request (a 429 answers the whole `$batch`); audited write by write. */
+  async writeBatch(ops: readonly CrmWriteOp[], options: CrmWriteOptions): Promise<CrmWriteResult[]> {
+    this.throttle.check();
+    const existed = ops.map((op) => op.type === 'delete' && this.inner.peek(op.kind, op.id) !== null);
+    for (const op of ops) {
+      if (op.type !== 'create') this.checkScope(op.kind, op.id, options.actAs, op.type);
+      this.audit.crmWriteAttempts += 1;
+    }
+    const results = await this.inner.writeBatch(ops, options);
+    results.forEach((result, index) => {
+      if (result.ok && existed[index]) this.audit.deletes += 1;
+    });
+    return results;
   }
 
   private checkScope(kind: ItemKind, id: string, user: CrmUser, what: string): void {

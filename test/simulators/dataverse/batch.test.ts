@@ -189,4 +189,99 @@ describe('Dataverse simulator: $batch', () => {
     expect(created[0]?.status).toBe(201);
     expect((JSON.parse(created[0]?.body ?? '{}') as Record<string, unknown>)['_ownerid_value']).toBe(user);
   });
+
+  describe('several change sets in one batch', () => {
+    const missing = '00000000-0000-4000-8000-0000000000aa';
+    const changeSets = (): (Part | Part[])[] => [
+      [
+        { method: 'POST', url: 'contacts', body: { lastname: 'First A' }, contentId: '1' },
+        { method: 'PATCH', url: '$1', body: { jobtitle: 'First B' }, contentId: '2', headers: { 'If-Match': '*' } },
+      ],
+      [
+        { method: 'POST', url: 'contacts', body: { lastname: 'Second A' }, contentId: '3' },
+        { method: 'PATCH', url: `contacts(${missing})`, body: { lastname: 'Nobody' }, contentId: '4', headers: { 'If-Match': '*' } },
+      ],
+      { method: 'GET', url: 'contacts?$select=lastname' },
+      [{ method: 'POST', url: 'contacts', body: { lastname: 'Third' }, contentId: '5' }],
+    ];
+
+    it('with odata.continue-on-error, a failing change set rolls back alone and the rest run in order', async () => {
+      // dataverse-behaviour.md §2.6: change sets are atomic; requests run sequentially in order; continue-on-error
+      const reply = await send(changeSets(), { Prefer: 'odata.continue-on-error' });
+      // §2.6 leaves the envelope's status UNCONFIRMED: knob batchFailureStatus.continued (default 200).
+      expect(reply.status).toBe(200);
+      const parts = readBatchResponse(reply);
+      expect(parts.map((p) => [p.status, p.contentId, p.inChangeset])).toEqual([
+        [204, '1', true],
+        [204, '2', true],
+        [404, '4', false],
+        [200, null, false],
+        [204, '5', true],
+      ]);
+      // The GET between the change sets saw the first one and not the rolled-back second one.
+      expect((JSON.parse(parts[3]?.body ?? '{}') as { value: { lastname: string }[] }).value.map((r) => r.lastname)).toEqual(['First A']);
+      expect(c.sim.control.rows('contacts').map((r) => [r['lastname'], r['jobtitle']])).toEqual([
+        ['First A', 'First B'],
+        ['Third', null],
+      ]);
+    });
+
+    it('without it, processing stops at the first failing change set; the status of the answer is a knob', async () => {
+      // dataverse-behaviour.md §2.6: stop at the first failure unless continue-on-error; envelope status UNCONFIRMED
+      const stopped = await send(changeSets());
+      expect(stopped.status).toBe(400);
+      expect(readBatchResponse(stopped).map((p) => [p.status, p.contentId])).toEqual([
+        [204, '1'],
+        [204, '2'],
+        [404, '4'],
+      ]);
+      expect(c.sim.control.rows('contacts').map((r) => r['lastname'])).toEqual(['First A']);
+      c.sim.knobs.batchFailureStatus = { stopped: 200, continued: 200 };
+      const lenient = await send(changeSets());
+      expect(lenient.status).toBe(200);
+      expect(readBatchResponse(lenient)).toHaveLength(3);
+    });
+
+    it('counts once in the request log, its parts in the details and each also logged as viaBatch', async () => {
+      // dataverse-behaviour.md §2.6: a batch counts as one request toward the limits; its inner operations are the work
+      await send(changeSets(), { Prefer: 'odata.continue-on-error' });
+      const top = c.sim.requestLog.entries.filter((e) => !e.viaBatch);
+      expect(top.map((e) => [e.method, e.kind, e.status])).toEqual([['POST', 'batch', 200]]);
+      expect(top[0]?.parts?.map((p) => [p.method, p.entitySet, p.status, p.changeSet])).toEqual([
+        ['POST', 'contacts', 204, 0],
+        ['PATCH', 'contacts', 204, 0],
+        ['POST', 'contacts', 204, 1],
+        ['PATCH', 'contacts', 404, 1],
+        ['GET', 'contacts', 200, null],
+        ['POST', 'contacts', 204, 2],
+      ]);
+      expect(c.sim.requestLog.count({ viaBatch: true })).toBe(6);
+    });
+
+    it('a batch answered with its parts counts as applied for failAfterCommitNext, whatever its status', async () => {
+      // The first change set was applied before the batch stopped (§2.6), so losing the answer loses a write.
+      c.sim.knobs.failAfterCommitNext = 1;
+      const lost = await send(changeSets());
+      expect(lost.status).toBe(503);
+      expect(c.sim.control.count('contacts')).toBe(1);
+      expect(c.sim.requestLog.entries.find((e) => e.kind === 'batch')).toMatchObject({ status: 400, answerLost: 503 });
+    });
+
+    it('counts the requests inside change sets toward the 1,000-request cap', async () => {
+      // dataverse-behaviour.md §2.6: max 1,000 requests per batch
+      const pairs = (n: number): Part[][] =>
+        Array.from({ length: n }, (_, i) => [
+          { method: 'POST', url: 'tasks', body: { subject: `T${i}` }, contentId: `${2 * i + 1}` },
+          { method: 'PATCH', url: `$${2 * i + 1}`, body: { statecode: 1, statuscode: 5 }, contentId: `${2 * i + 2}`, headers: { 'If-Match': '*' } },
+        ]);
+      const over = await send([...pairs(500), { method: 'GET', url: 'tasks?$select=subject' }]);
+      expect(over.status).toBe(400);
+      expect(c.sim.control.count('tasks')).toBe(0);
+      const full = await send(pairs(500));
+      expect(full.status).toBe(200);
+      expect(readBatchResponse(full)).toHaveLength(1000);
+      expect(c.sim.control.rows('tasks').every((t) => t['statecode'] === 1)).toBe(true);
+      expect(c.sim.control.count('tasks')).toBe(500);
+    });
+  });
 });
