@@ -50,13 +50,19 @@ export async function hydrateBatch(ctx: RunContext, rows: readonly ChangeRow[]):
 
 /**
  * A pendingCreate row whose record reads as gone: the create never ran (a crash or a rejected write right before it),
- * or it ran and the record was deleted since. Only the CRM feed tells them apart: a `deleted` change recorded for the
- * row's record proves the create happened, and the pair is then planned as linked with its CRM side deleted
- * (DESIGN.md §6), never created again. Without that evidence the create runs again with the same idempotency key.
+ * or it ran and the record was deleted since. Two pieces of evidence prove the create happened, and the pair is then
+ * planned as linked with its CRM side deleted (DESIGN.md §6), never created again: a `deleted` change recorded for the
+ * row's record by the CRM feed, or the row's CRM id stamped on the Outlook item (the stamp is written only after the
+ * create returned, execute.ts; this one survives a CRM cursor that expired and lost the delete). Without either, the
+ * create runs again with the same idempotency key.
  */
 async function settlePendingCreate(ctx: RunContext, slot: Slot): Promise<void> {
   const mapping = slot.mapping;
   if (mapping?.state !== 'pendingCreate' || slot.crmRecord !== null) return;
+  if (mapping.crmId !== null && slot.outlookItem?.crmId === mapping.crmId) {
+    slot.mapping = { ...mapping, state: 'linked' };
+    return;
+  }
   const key = mappedChangeKey(mapping.mapId);
   const row = slot.row.key === key ? slot.row : await ctx.deps.store.getChange(ctx.mailbox, key);
   if (row?.crmChange === 'deleted') slot.mapping = { ...mapping, state: 'linked' };

@@ -67,8 +67,9 @@ describe('open product bugs found by the model-based suite', () => {
   // BUG (residue of the issue 6 fix; AVOID_KNOWN_ISSUES.pendingCreateDeletionUnseen) src/app/hydrate.ts
   // settlePendingCreate: a crash right after the CRM create leaves a pendingCreate row; the user deletes the record in
   // the CRM and the CRM cursor expires. The full re-read reports no deletion, so nothing proves the create happened and
-  // the row's create runs again with the same key: the deleted record is back. A fix needs evidence that survives a
-  // re-read, e.g. a CRM-side marker of the Outlook origin, or the create's success recorded before the link commit.
+  // the row's create runs again with the same key: the deleted record is back. A crash after the CrmId stamp is fixed
+  // (the stamp is the evidence, see the test below); between the create and the stamp nothing records that the create
+  // happened: a fix needs evidence that survives a re-read, e.g. a CRM-side marker of the Outlook origin.
   it.failing('crash after the CRM create, record deleted in the CRM, cursor expired: the record is created again', async () => {
     await expectOpenBug(
       [new CreateInOutlook('contact', true, [0, 0]), new Cycle(11), new DeleteInCrm(0), new ExpireCrmCursors(), new Cycle()],
@@ -78,6 +79,17 @@ describe('open product bugs found by the model-based suite', () => {
 });
 
 describe('crash between the CRM create and the link commit (issue 6, fixed: a pendingCreate row before the create)', () => {
+  // The narrower case of the open bug above, fixed: the crash comes after the CrmId stamp (the 12th write), which is
+  // written only once the create returned. The stamp proves the create happened even after the CRM cursor expired and
+  // its re-read lost the delete (src/app/hydrate.ts settlePendingCreate), so the deleted record stays deleted.
+  it('crash after the CrmId stamp, record deleted in the CRM, cursor expired: the record is not created again', async () => {
+    const runner = await runSequence(
+      [new CreateInOutlook('contact', true, [0, 0]), new Cycle(12), new DeleteInCrm(0), new ExpireCrmCursors(), new Cycle()],
+      { avoid: AVOID_NOTHING },
+    );
+    expect(runner.model.items[0]).toMatchObject({ c: 'gone' });
+  });
+
   // Was a bug (src/app/execute.ts executePlan + src/app/hydrate.ts findOutlookItemsOfNewCrmRecords + src/core/planner.ts
   // planUnmapped `createInOutlook`): cycle 1 died right after `crm.create` for a tracked Outlook contact (10th write),
   // before the CrmId stamp and the mapping commit; the user then deleted the Outlook contact, and cycle 2 read the new

@@ -427,7 +427,9 @@ export class World {
       owner: `worker-${this.generation}`,
       requestCounts: () => {
         const crm = this.crm.counters;
-        return { graph: this.outlook.requestCount(MAILBOX), crm: crm.read + crm.changePages + crm.create + crm.update + crm.delete };
+        // A writeBatch call is one request (a Dataverse `$batch`), whatever number of writes it carried.
+        const singleWrites = crm.create + crm.update + crm.delete - crm.batchedWrites;
+        return { graph: this.outlook.requestCount(MAILBOX), crm: crm.read + crm.changePages + singleWrites + crm.batch };
       },
     };
   }
