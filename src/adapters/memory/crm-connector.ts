@@ -280,6 +280,16 @@ export class InMemoryCrmConnector implements CrmConnector {
     );
   }
 
+  /** Exact `messageid` matches, whoever owns them (as the Dataverse connector's query, src/adapters/dataverse/match.ts). */
+  async findEmailsByMessageId(messageIds: readonly string[], _user: CrmUser): Promise<CrmRecord[]> {
+    const wanted = new Set(messageIds.map((id) => id.trim()).filter((id) => id.length > 0));
+    this.counters.read += 1;
+    return this.all('email').filter((record) => {
+      const messageId = record.data.messageid;
+      return typeof messageId === 'string' && wanted.has(messageId);
+    });
+  }
+
   // ---- internals ----
 
   private changesBetween(kind: ItemKind, user: CrmUser, since: number, until: number): CrmChange[] {
