@@ -5,7 +5,7 @@
 // its request counts are exact.
 import { trustedFetch } from '../../src/adapters/http/trusted-fetch';
 import { runMailboxCycle } from '../../src/app/cycle';
-import type { MailboxSettings } from '../../src/core/model';
+import type { JsonObject, MailboxSettings } from '../../src/core/model';
 import type { RunSummary } from '../../src/ports/state-store';
 import { CATEGORY, MAILBOX, OutlookWeb, startWorld, type World } from './harness';
 
@@ -26,7 +26,7 @@ interface Measured {
   messageIdQueries: number;
 }
 
-function pricingMessage(extra: Record<string, unknown> = {}): Record<string, unknown> {
+function pricingMessage(extra: JsonObject = {}): JsonObject {
   return {
     subject: 'Q3 pricing',
     body: { contentType: 'text', content: 'The Q3 price list is attached.' },
