@@ -3,6 +3,7 @@
 // e-mail, linked from both, and nothing the link does writes outside a user's scope or deletes anything.
 import { crmIdPropertyId, DEFAULT_PRODUCT_GUID } from '../../src/core/mappings/extended-properties';
 import type { JsonObject, MappingRow } from '../../src/core/model';
+import { TransientError } from '../../src/ports/errors';
 import type { RunSummary } from '../../src/ports/state-store';
 import { CATEGORY, MAILBOX, World } from './support/world';
 
@@ -182,6 +183,23 @@ describe('cycle: one CRM e-mail for a message tracked in two mailboxes (match by
       expect(again.summary.counts['changes.resolved'] ?? 0).toBe(0);
     }
     expect(world.crm.peek('email', record.id)).not.toBeNull();
+  });
+
+  it('a failed Message-ID lookup fails the item with its reason and creates nothing; its retry links', async () => {
+    world.outlook.userCreate(MAILBOX, 'email', 'sentitems', message('Q3 pricing', MAILBOX, [BOB]));
+    await cycleOf(MAILBOX);
+    const received = world.outlook.userCreate(BOB, 'email', 'inbox', message('Q3 pricing', MAILBOX, [BOB]));
+
+    world.crm.failNextMessageIdQuery(new TransientError('503 Service Unavailable'));
+    const failed = await world.cycle({ settings: { ...world.settings, mailbox: BOB } });
+    // Without the answer a create could be a duplicate: the row waits with its reason, nothing is written.
+    expect(failed.failures.map((f) => f.reason)).toEqual(['transient']);
+    expect(world.writes.serviceWrites()).toEqual({});
+    expect(world.crm.all('email')).toHaveLength(1);
+
+    world.clock.advance(24 * 60 * 60_000);
+    expect((await cycleOf(BOB)).writes).toEqual({ 'outlook.update': 1 });
+    expect((await mappingsOf(world, BOB)).map((m) => [m.outlookId, m.crmId])).toEqual([[received, world.crm.all('email')[0]?.id]]);
   });
 
   it('a message sent to oneself: the Inbox copy is not paired with the record the Sent Items copy holds (bijection)', async () => {
