@@ -11,6 +11,7 @@
 import type { MappingRow } from '../core/model';
 import type { Plan } from '../core/plan';
 import type { CrmWriteOp, CrmWriteResult } from '../ports/crm-connector';
+import { ItemRejectedError } from '../ports/errors';
 import { commitPendingCreate } from './execute';
 import type { Slot } from './hydrate';
 import type { RunContext } from './run-context';
@@ -57,6 +58,8 @@ export async function writeCrmInBatch(ctx: RunContext, items: readonly Batchable
   });
   // A single write goes alone: the item makes it in execute.ts, at the cost it always had.
   if (writes.length < 2) return done;
+  // Before the first write of the batch, the pendingCreate rows included (DESIGN.md §4.1).
+  await ctx.lease.keepAlive();
   const queued: { item: BatchableItem; op: CrmWriteOp; mappingBefore: MappingRow | null }[] = [];
   for (const { item, op } of writes) {
     const mappingBefore = item.slot.mapping;
@@ -72,21 +75,68 @@ export async function writeCrmInBatch(ctx: RunContext, items: readonly Batchable
   }
   if (queued.length === 0) return done;
   await ctx.lease.keepAlive();
-  let results: CrmWriteResult[];
-  try {
-    results = await ctx.deps.crm.writeBatch(
-      queued.map((entry) => entry.op),
-      { actAs: ctx.user },
-    );
-  } catch (error) {
-    const failed: CrmWriteResult = { ok: false, error: asError(error) };
-    results = queued.map(() => failed);
-  }
+  const results = await writeAll(ctx, queued.map((entry) => entry.op));
   queued.forEach(({ item, mappingBefore }, index) => {
     const result = results[index] ?? { ok: false, error: new Error('the connector returned no result for this write') };
     done.set(item, { result, mappingBefore });
   });
+  await markCreated(ctx, queued.map(({ item }, index) => ({ item, result: results[index] })));
   return done;
+}
+
+/**
+ * One writeBatch call. A request refused as a whole by the CRM (ItemRejectedError: nothing was applied, e.g. a 413
+ * for a batch too large) is retried write by write, so that one bad write fails alone rather than the whole batch,
+ * cycle after cycle. Any other failure of the call is every write's result.
+ */
+async function writeAll(ctx: RunContext, ops: readonly CrmWriteOp[]): Promise<CrmWriteResult[]> {
+  const actAs = ctx.user;
+  try {
+    return await ctx.deps.crm.writeBatch(ops, { actAs });
+  } catch (error) {
+    if (!(error instanceof ItemRejectedError)) return ops.map(() => ({ ok: false, error: asError(error) }));
+  }
+  const results: CrmWriteResult[] = [];
+  for (const op of ops) {
+    try {
+      results.push((await ctx.deps.crm.writeBatch([op], { actAs }))[0] ?? { ok: false, error: new Error('no result') });
+    } catch (error) {
+      results.push({ ok: false, error: asError(error) });
+    }
+  }
+  return results;
+}
+
+/**
+ * Each create the batch made is recorded on its pendingCreate row (`crmVersion` set) at once, before any item goes
+ * on: until an item's link commit, this is what proves its create happened (hydrate.ts settlePendingCreate), so a
+ * record the user deletes in the CRM is not created again even if the run stops (a fatal error, a lost lease) before
+ * that item's stamp and link. Best effort: a row not marked keeps the evidence the single path has.
+ */
+async function markCreated(ctx: RunContext, entries: readonly { item: BatchableItem; result: CrmWriteResult | undefined }[]): Promise<void> {
+  const marked: { slot: Slot; row: MappingRow }[] = [];
+  for (const { item, result } of entries) {
+    const row = item.slot.mapping;
+    if (item.plan.crm.type !== 'create' || !result?.ok || !result.record || row?.state !== 'pendingCreate') continue;
+    if (row.crmId?.toLowerCase() !== result.record.id.toLowerCase()) continue;
+    marked.push({ slot: item.slot, row: { ...row, crmVersion: result.record.version } });
+  }
+  if (marked.length === 0) return;
+  try {
+    const results = await ctx.deps.store.commit(
+      ctx.mailbox,
+      marked.map(({ row }) => ({ mapping: { put: row } })),
+    );
+    for (const [index, result] of results.entries()) {
+      const entry = marked[index];
+      if (!entry || !result.ok) continue;
+      // The link commit is a CAS on this row's new etag.
+      entry.slot.mapping = result.mapping ?? (await ctx.deps.store.getMapping(ctx.mailbox, entry.row.mapId));
+    }
+    ctx.tally.add('mapping.createdMarked', results.filter((result) => result.ok).length);
+  } catch (error) {
+    ctx.deps.logger.warn('could not mark pendingCreate rows as created', { reason: asError(error).message });
+  }
 }
 
 function asError(error: unknown): Error {

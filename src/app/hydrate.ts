@@ -27,7 +27,7 @@ export interface Slot {
   /** undefined: not read; null: read and gone. */
   crmRecord: CrmRecord | null | undefined;
   /** How an unmapped item found its other side: a stamped CrmId, an e-mail address, a move between To Do lists. */
-  matchedBy: 'stamp' | 'email' | 'move' | 'findByCrmId' | null;
+  matchedBy: 'stamp' | 'email' | 'messageId' | 'move' | 'findByCrmId' | null;
   failure: ClassifiedError | null;
 }
 
@@ -43,6 +43,7 @@ export async function hydrateBatch(ctx: RunContext, rows: readonly ChangeRow[]):
   await readOutlookSides(ctx, slots);
   await findOutlookItemsOfNewCrmRecords(ctx, slots);
   for (const slot of live(slots)) await resolveCrmId(ctx, slot);
+  await matchEmailsByMessageId(ctx, slots);
   await readCrmSides(ctx, slots);
   for (const slot of live(slots)) await guarded(slot, () => settlePendingCreate(ctx, slot));
   return separateCollisions(slots);
@@ -50,16 +51,17 @@ export async function hydrateBatch(ctx: RunContext, rows: readonly ChangeRow[]):
 
 /**
  * A pendingCreate row whose record reads as gone: the create never ran (a crash or a rejected write right before it),
- * or it ran and the record was deleted since. Two pieces of evidence prove the create happened, and the pair is then
+ * or it ran and the record was deleted since. Three pieces of evidence prove the create happened, and the pair is then
  * planned as linked with its CRM side deleted (DESIGN.md §6), never created again: a `deleted` change recorded for the
- * row's record by the CRM feed, or the row's CRM id stamped on the Outlook item (the stamp is written only after the
- * create returned, execute.ts; this one survives a CRM cursor that expired and lost the delete). Without either, the
- * create runs again with the same idempotency key.
+ * row's record by the CRM feed, the row marked as created (a batched create, crm-batch.ts markCreated), or the row's
+ * CRM id stamped on the Outlook item (the stamp is written only after the create returned, execute.ts). The last two
+ * survive a CRM cursor that expired and lost the delete. Without any, the create runs again with the same key.
  */
 async function settlePendingCreate(ctx: RunContext, slot: Slot): Promise<void> {
   const mapping = slot.mapping;
   if (mapping?.state !== 'pendingCreate' || slot.crmRecord !== null) return;
-  if (mapping.crmId !== null && slot.outlookItem?.crmId === mapping.crmId) {
+  // crmVersion is set on a pendingCreate row only once its create returned (crm-batch.ts markCreated).
+  if (mapping.crmVersion !== null || (mapping.crmId !== null && slot.outlookItem?.crmId === mapping.crmId)) {
     slot.mapping = { ...mapping, state: 'linked' };
     return;
   }
@@ -318,6 +320,79 @@ async function matchContactByEmail(ctx: RunContext, slot: Slot, item: OutlookIte
     slot.matchedBy = 'email';
     return;
   }
+}
+
+/**
+ * Match before create for e-mail (DESIGN.md §4; dataverse-behaviour.md §4.6; sync-lessons.md §4 item 1): the same
+ * message tracked in two enrolled mailboxes (a sender and a recipient, two recipients) is one CRM e-mail, as with the
+ * Dynamics CRM Outlook client, which matched tracked mail by Message-ID. A tracked, unmapped, unstamped message whose
+ * Internet Message-ID an e-mail record already carries is paired with that record instead of being created again; one
+ * CrmConnector query per batch (the connector splits long lists). Drafts and messages without a Message-ID create as
+ * before (the planner never tracks drafts).
+ *
+ * Which record, and why:
+ * - A record another pair of this mailbox holds is skipped (the mapping is a bijection, DESIGN.md §3): a message sent
+ *   to oneself has a Sent Items and an Inbox copy with one Message-ID; the second copy is created on its own, as before.
+ * - The user's own records come first, then records in the user's scope (a party of the message, DESIGN.md §2), then by
+ *   id, so the choice is the same on every cycle and in every mailbox.
+ * - A record in scope is linked (planner `link-existing`): both mailboxes' items are stamped with it; the e-mail
+ *   fields are create-only (src/core/mappings/email.ts), so the link writes no CRM field except `regarding` when only
+ *   this mailbox's item has one, a write to a record in the user's scope like any linked pair's. Untracking this
+ *   mailbox's copy never deletes a record another user owns (src/core/rules.ts, untracked e-mail), and the record
+ *   leaving this user's scope keeps the pair without writes (`crm-out-of-scope-activity`: tracked via both).
+ * - A record outside the user's scope (the user was Bcc, or got the message through a distribution list) is neither
+ *   linked nor duplicated: the planner's `crm-out-of-scope-unmapped` writes nothing on either side and stores no
+ *   mapping, so no later feed entry, reconciliation or untrack of this mailbox can write to or delete that record.
+ *   The message keeps its category; the record it stands for is the other mailbox's. A later change of the item looks
+ *   again (the user may have become a party meanwhile).
+ */
+async function matchEmailsByMessageId(ctx: RunContext, slots: Slot[]): Promise<void> {
+  const find = ctx.deps.crm.findEmailsByMessageId?.bind(ctx.deps.crm);
+  if (!find) return;
+  const wanted = new Map<Slot, string>();
+  for (const slot of live(slots)) {
+    const item = slot.outlookItem;
+    if (slot.row.kind !== 'email' || slot.mapping || slot.crmId !== null || !item || item.crmId !== null) continue;
+    if (item.isDraft || !(item.tracking.marker || item.tracking.category)) continue;
+    const messageId = internetMessageIdOf(item);
+    if (messageId !== null) wanted.set(slot, messageId);
+  }
+  if (wanted.size === 0) return;
+  let candidates: CrmRecord[];
+  try {
+    candidates = await find([...new Set(wanted.values())], ctx.user);
+  } catch (error) {
+    // Without the answer a create could duplicate: the items wait for their retry like any failed read.
+    failAll([...wanted.keys()], error);
+    return;
+  }
+  ctx.tally.add('crm.messageIdQueries');
+  for (const [slot, messageId] of wanted) {
+    await guarded(slot, async () => {
+      const ordered = candidates.filter((record) => record.data.messageid === messageId).sort(byPreference(ctx));
+      for (const candidate of ordered) {
+        if (await ctx.deps.store.findMappingByCrmId(ctx.mailbox, 'email', candidate.id)) continue;
+        slot.crmId = candidate.id;
+        slot.crmRecord = candidate;
+        slot.matchedBy = 'messageId';
+        return;
+      }
+    });
+  }
+}
+
+function internetMessageIdOf(item: OutlookItem): string | null {
+  const value = item.data['internetMessageId'];
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : null;
+}
+
+/** Owned by the user, then in the user's scope, then by id: a deterministic choice among duplicates made earlier. */
+function byPreference(ctx: RunContext): (a: CrmRecord, b: CrmRecord) => number {
+  const rank = (record: CrmRecord): number => {
+    if (record.ownerId !== null && record.ownerId.toLowerCase() === ctx.user.id.toLowerCase()) return 0;
+    return ctx.deps.crm.isInScope(record, ctx.user) ? 1 : 2;
+  };
+  return (a, b) => rank(a) - rank(b) || (a.id.toLowerCase() < b.id.toLowerCase() ? -1 : a.id.toLowerCase() > b.id.toLowerCase() ? 1 : 0);
 }
 
 async function readCrmSides(ctx: RunContext, slots: Slot[]): Promise<void> {

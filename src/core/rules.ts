@@ -125,11 +125,14 @@ export const DELETION_RULES: readonly DeletionRule[] = [
     id: 'outlook-untracked-contact-email',
     trigger: 'outlook-untracked',
     kinds: ['contact', 'email'],
-    row: 'Outlook, untracked | contact, e-mail | unlink; delete in CRM only if deleteInCrmOnUntrack',
-    decide: ({ settings }) =>
-      settings.deleteInCrmOnUntrack
-        ? { effect: 'delete-other', reason: 'untracked-delete-in-crm' }
-        : { effect: 'unlink', reason: 'untracked-unlink' },
+    row: 'Outlook, untracked | contact, e-mail | unlink; delete in CRM only if deleteInCrmOnUntrack (extension: an e-mail only if the user owns it)',
+    decide: ({ settings, kind, crm, ownerCrmUserId }) => {
+      if (!settings.deleteInCrmOnUntrack) return { effect: 'unlink', reason: 'untracked-unlink' };
+      // One e-mail record stands for the message in every mailbox that tracks it (matched by Message-ID, src/app/
+      // hydrate.ts): one user's untrack only unlinks their copy and never deletes a record someone else tracked.
+      if (kind === 'email' && crm && !sameCrmId(crm.ownerId, ownerCrmUserId)) return { effect: 'unlink', reason: 'untracked-shared-email-unlink' };
+      return { effect: 'delete-other', reason: 'untracked-delete-in-crm' };
+    },
   },
   {
     id: 'outlook-gone-appointment',

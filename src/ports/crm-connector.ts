@@ -100,4 +100,13 @@ export interface CrmConnector {
 
   /** Contacts in the user's scope with any of these e-mail addresses (case-insensitive), for matching and parties. */
   findContactsByEmail(addresses: readonly string[], user: CrmUser): Promise<CrmRecord[]>;
+
+  /**
+   * Match before create for e-mail (DESIGN.md §4; dataverse-behaviour.md §4.6: `messageid` de-duplicates tracked
+   * mail): every e-mail record whose `messageid` equals one of `messageIds` exactly, in the user's scope or not, with
+   * its parties. Scope is left to the caller on purpose: a message another mailbox already tracked must not be created
+   * a second time even when this user cannot see the record (the caller judges with `isInScope`). Absent: the CRM
+   * cannot match, and every tracked message is created on its own, as before.
+   */
+  findEmailsByMessageId?(messageIds: readonly string[], user: CrmUser): Promise<CrmRecord[]>;
 }

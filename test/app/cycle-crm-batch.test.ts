@@ -1,6 +1,7 @@
 // Issue 4 ("`$batch` for writes") as the cycle uses it: the CRM writes of the items planned together go to the connector
 // in one writeBatch call (DESIGN.md §10: the floor counts ⌈writes/20⌉ CRM write requests), and each write still
 // succeeds or fails on its own (dataverse-behaviour.md §2.6: one change set per write, continue-on-error).
+import { AuthError, ItemRejectedError } from '../../src/ports/errors';
 import { crmContact, taggedContact } from './support/fixtures';
 import { MAILBOX, World } from './support/world';
 
@@ -107,6 +108,43 @@ describe('runMailboxCycle: CRM writes in batches', () => {
     await world.cycle();
 
     expect(world.countingCrm.batchSizes).toEqual([]);
+    expect(world.writes.serviceWrites()).toEqual({ 'outlook.update': 1 });
     expect(world.outlook.snapshot(MAILBOX, 'contact').map((c) => c.data.jobTitle)).toEqual(['Rear Admiral']);
+  });
+
+  // Found in review: a fatal error on the first item stops the run with the batch's other creates made but neither
+  // stamped nor linked. Each create is marked on its pendingCreate row right after the batch (crm-batch.ts
+  // markCreated), so a record the user then deletes in the CRM, with the CRM cursor expired, is not created again.
+  it('after a fatal Outlook error on the first item, a record the user then deletes in the CRM is not created again', async () => {
+    const world = new World();
+    trackContacts(world, 2);
+    world.outlook.injectFault(MAILBOX, 'updateItem', new AuthError('injected: Graph consent revoked'));
+    const first = await world.cycle();
+    expect(first.failures.map((f) => f.reason)).toEqual(['auth']);
+    const madeInCycleOne = world.crm.all('contact').map((r) => r.id);
+    expect(madeInCycleOne).toHaveLength(2);
+    expect((await world.mappings('contact')).every((m) => m.state !== 'pendingCreate' || m.crmVersion !== null)).toBe(true);
+    for (const id of madeInCycleOne) world.crm.userDelete('contact', id);
+    world.crm.expireCursors();
+    await world.cycle();
+    await world.cycle();
+    expect(world.crm.all('contact')).toEqual([]);
+  });
+
+  // Found in review: a request the CRM refuses as a whole (HTTP 413 for a batch too large, dataverse-behaviour.md
+  // §2.5) applied nothing; its writes go one by one, so one bad write fails alone and the others sync.
+  it('a batch refused as a whole is written one by one: items that alone would sync do sync', async () => {
+    const world = new World();
+    trackContacts(world, 4);
+    const deps = world.deps();
+    const inner = deps.crm.writeBatch.bind(deps.crm);
+    deps.crm.writeBatch = async (ops, options) => {
+      if (ops.length > 2) throw new ItemRejectedError('crm-http-413', 'POST $batch: HTTP 413 Payload Too Large');
+      return inner(ops, options);
+    };
+    const first = await world.cycle({ deps });
+    expect(first.failures).toEqual([]);
+    expect(world.crm.all('contact')).toHaveLength(4);
+    expect((await world.mappings('contact')).filter((m) => m.state === 'linked')).toHaveLength(4);
   });
 });

@@ -155,8 +155,12 @@ const SETTINGS_TABLE: [OutlookDim, CrmDim, MappingDim, KindSel, Record<string, b
   ['absent', 'inScope', 'none', '*', { enabled: false }, 'kind-disabled', 'none', 'none', 'keep'],
   ['absent', 'inScope', 'none', ['contact', 'appointment', 'task'], { syncFromCrm: false }, 'sync-from-crm-off', 'none', 'none', 'keep'],
   ['absent', 'inScope', 'none', 'email', { syncFromCrm: false }, 'email-never-created-in-outlook', 'none', 'none', 'keep'],
-  ['untracked', 'inScope', 'linked', ['contact', 'task', 'email'], { deleteInCrmOnUntrack: true }, 'untracked-delete-in-crm', 'update', 'delete', 'remove'],
-  ['untracked', 'outOfScope', 'linked', ['contact', 'task', 'email'], { deleteInCrmOnUntrack: true }, 'untracked-crm-out-of-scope-unlink', 'none', 'none', 'put:unlinked'],
+  ['untracked', 'inScope', 'linked', ['contact', 'task'], { deleteInCrmOnUntrack: true }, 'untracked-delete-in-crm', 'update', 'delete', 'remove'],
+  ['untracked', 'outOfScope', 'linked', ['contact', 'task'], { deleteInCrmOnUntrack: true }, 'untracked-crm-out-of-scope-unlink', 'none', 'none', 'put:unlinked'],
+  // The fixture's e-mail is owned by another user (the mailbox owner is a party): one shared record is never deleted by
+  // one user's untrack (src/core/rules.ts; the owner's own e-mail: test/core/rules.test.ts).
+  ['untracked', 'inScope', 'linked', 'email', { deleteInCrmOnUntrack: true }, 'untracked-shared-email-unlink', 'none', 'none', 'put:unlinked'],
+  ['untracked', 'outOfScope', 'linked', 'email', { deleteInCrmOnUntrack: true }, 'untracked-shared-email-unlink', 'none', 'none', 'put:unlinked'],
   ['untracked', 'inScope', 'linked', 'appointment', { deleteInCrmOnUntrack: true }, 'untracked-future-own-appointment', 'update', 'delete', 'remove'],
   ['gone', 'inScope', 'linked', 'contact', { deleteInCrmOnUntrack: true }, 'outlook-deleted-contact-unlink', 'none', 'none', 'put:deletedLocally'],
   ['gone', 'inScope', 'linked', 'email', { deleteInCrmOnUntrack: true }, 'outlook-deleted-email-unlink', 'none', 'none', 'put:deletedLocally'],

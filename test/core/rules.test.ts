@@ -34,13 +34,16 @@ describe('DESIGN.md §6 scope and deletion table', () => {
     for (const kind of ['contact', 'email'] as const) {
       expect(summary(plan(planInput(kind, 'untracked', 'inScope', 'linked')))).toEqual(['untracked-unlink', 'none', 'none', 'put:unlinked']);
       // The stamp is cleared with the delete so the item no longer points at a deleted record.
-      expect(summary(plan(planInput(kind, 'untracked', 'inScope', 'linked', { settings: { deleteInCrmOnUntrack: true } })))).toEqual([
-        'untracked-delete-in-crm',
-        'update',
-        'delete',
-        'remove',
-      ]);
+      const own = withCrm(planInput(kind, 'untracked', 'inScope', 'linked', { settings: { deleteInCrmOnUntrack: true } }), (r) => ({ ...r, ownerId: ME }));
+      expect(summary(plan(own))).toEqual(['untracked-delete-in-crm', 'update', 'delete', 'remove']);
     }
+  });
+
+  test('extension: an e-mail someone else owns is only unlinked on untrack, whatever deleteInCrmOnUntrack says', () => {
+    // One e-mail record stands for a message in every mailbox that tracks it (matched by Message-ID,
+    // dataverse-behaviour.md §4.6): a recipient untracking their copy must not delete the sender's record.
+    const shared = planInput('email', 'untracked', 'inScope', 'linked', { settings: { deleteInCrmOnUntrack: true } });
+    expect(summary(plan(shared))).toEqual(['untracked-shared-email-unlink', 'none', 'none', 'put:unlinked']);
   });
 
   test('Outlook, deleted or untracked | appointment | deleted in CRM only if open/scheduled, future, owner or organizer; otherwise unlink', () => {

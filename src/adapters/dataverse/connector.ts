@@ -27,6 +27,7 @@ import {
   type DataverseHttpOptions,
   type DataverseResponse,
 } from './http';
+import { findEmailsByMessageId } from './match';
 import { parseRow } from './records';
 import { DATAVERSE_COLUMNS, DATAVERSE_ENTITIES, PARTY_COLUMNS, entitySetOf } from './schema';
 import { checkPartiesAllowed, deterministicCrmId, isRecordInScope, sameId, splitStateAttributes } from './scope';
@@ -324,6 +325,11 @@ export class DataverseCrmConnector implements CrmConnector {
       }
     }
     return [...found.values()];
+  }
+
+  /** Match before create by the Internet Message-ID (match.ts). */
+  async findEmailsByMessageId(messageIds: readonly string[], _user: CrmUser): Promise<CrmRecord[]> {
+    return findEmailsByMessageId(this.http, messageIds, this.pageSize);
   }
 
   // ---- internals ----

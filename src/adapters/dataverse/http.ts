@@ -123,6 +123,9 @@ export class DataverseHttp {
       if (wait > this.maxRetryWaitMs) throw new TransientError(`Dataverse requests paused for ${wait} ms after throttling`, wait);
       if (wait > 0) await this.sleep(wait);
       let response = await this.sendOnce(request, false);
+      // §2.6: a `$batch` answered with its parts ran them, whatever the envelope's status (UNCONFIRMED, a simulator
+      // knob): resending would apply its writes twice, and each part carries its own status for the caller.
+      if (/^multipart\/mixed/i.test(response.headers.get('content-type') ?? '')) return response;
       // A token revoked or expired early: one fresh token, then the refusal stands.
       if (response.status === 401 && !refreshedToken) {
         refreshedToken = true;

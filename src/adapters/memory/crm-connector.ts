@@ -76,6 +76,7 @@ export class InMemoryCrmConnector implements CrmConnector {
   private sequence = 0;
   private generation = 1;
   private pendingRejection: string | null = null;
+  private pendingQueryFailure: Error | null = null;
   private loseCreateResponses = 0;
   private readonly pageSize: number;
   private readonly now: () => Date;
@@ -160,6 +161,11 @@ export class InMemoryCrmConnector implements CrmConnector {
   /** The next create/update/delete fails with ItemRejectedError(reason) and changes nothing. */
   rejectNextWrite(reason = 'crm-rejected'): void {
     this.pendingRejection = reason;
+  }
+
+  /** The next findEmailsByMessageId throws `error` (an outage or throttling of the query). */
+  failNextMessageIdQuery(error: Error): void {
+    this.pendingQueryFailure = error;
   }
 
   /** The next create succeeds in the CRM but its response is lost (the caller sees a TransientError). */
@@ -285,6 +291,19 @@ export class InMemoryCrmConnector implements CrmConnector {
           return typeof value === 'string' && wanted.has(value.toLowerCase());
         }),
     );
+  }
+
+  /** Exact `messageid` matches, whoever owns them (as the Dataverse connector's query, src/adapters/dataverse/match.ts). */
+  async findEmailsByMessageId(messageIds: readonly string[], _user: CrmUser): Promise<CrmRecord[]> {
+    const wanted = new Set(messageIds.map((id) => id.trim()).filter((id) => id.length > 0));
+    this.counters.read += 1;
+    const failure = this.pendingQueryFailure;
+    this.pendingQueryFailure = null;
+    if (failure) throw failure;
+    return this.all('email').filter((record) => {
+      const messageId = record.data.messageid;
+      return typeof messageId === 'string' && wanted.has(messageId);
+    });
   }
 
   // ---- internals ----

@@ -176,11 +176,24 @@ export interface MalformedCrm {
 }
 
 export class CountingCrm implements CrmConnector {
+  /** Forwarded only when the inner connector has it (the port's method is optional). */
+  readonly findEmailsByMessageId?: (messageIds: readonly string[], user: CrmUser) => Promise<CrmRecord[]>;
+  /** Message-IDs of every findEmailsByMessageId call, in order. */
+  readonly messageIdQueries: string[][] = [];
   constructor(
     private readonly inner: CrmConnector,
     private readonly writes: Writes,
     private readonly malformed: MalformedCrm = { inFeed: new Set(), onRead: new Set() },
-  ) {}
+  ) {
+    const find = inner.findEmailsByMessageId?.bind(inner);
+    if (find) {
+      this.findEmailsByMessageId = async (messageIds, user) => {
+        this.writes.check();
+        this.messageIdQueries.push([...messageIds]);
+        return find(messageIds, user);
+      };
+    }
+  }
   async resolveUser(mailboxAddress: string): Promise<CrmUser | null> {
     this.writes.check();
     return this.inner.resolveUser(mailboxAddress);

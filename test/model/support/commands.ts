@@ -223,7 +223,9 @@ export class Track extends ItemCommand {
 /** To Do: a move to another list is a new id (graph-behaviour.md §1.4). */
 export class MoveTask extends ItemCommand {
   accept(item: ModelItem): boolean {
-    return item.kind === 'task' && live('o')(item) && !(steerAroundHalfLink(this.avoid, item));
+    const unstampedPending =
+      this.avoid.pendingCreateTaskMoveUnstamped && (item.unstampedCreate === true || (item.link === 'pendingCreate' && item.c === 'live'));
+    return item.kind === 'task' && live('o')(item) && !steerAroundHalfLink(this.avoid, item) && !unstampedPending;
   }
   act(item: ModelItem, runner: Runner): void {
     item.outlookId = runner.world.moveTask(item);

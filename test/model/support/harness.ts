@@ -288,6 +288,7 @@ function withObserved(item: ModelItem, observed: Observed): ModelItem {
     cv: observed.c === 'live' ? { ...observed.cv } : item.cv,
     link: observed.link,
     via: observed.via,
+    unstampedCreate: (item.unstampedCreate === true || (observed.link === 'pendingCreate' && observed.c === 'live')) && observed.link !== 'linked',
   };
 }
 

@@ -204,6 +204,10 @@ export class ModelCrm implements CrmConnector {
     this.throttle.check();
     return this.inner.findContactsByEmail(addresses, user);
   }
+  async findEmailsByMessageId(messageIds: readonly string[], user: CrmUser): Promise<CrmRecord[]> {
+    this.throttle.check();
+    return this.inner.findEmailsByMessageId(messageIds, user);
+  }
   /** Throttled as one request (a 429 answers the whole `$batch`); audited write by write. */
   async writeBatch(ops: readonly CrmWriteOp[], options: CrmWriteOptions): Promise<CrmWriteResult[]> {
     this.throttle.check();

@@ -68,6 +68,11 @@ export interface ModelItem {
   base: Values | null;
   /** User actions since the last cycle that certainly processed the item. */
   dirty: boolean;
+  /**
+   * Seen as a pendingCreate row with its record made and not linked since: the CRM create happened, the CrmId stamp
+   * may not have (a crash between them), so a To Do move cannot be followed (KnownIssues.pendingCreateTaskMoveUnstamped).
+   */
+  unstampedCreate?: boolean;
   /** A change only reconciliation can find (a dropped removal, an edit of a message out of view): timing unknown. */
   silent: boolean;
 }
@@ -104,6 +109,12 @@ export interface KnownIssues {
    * created again.
    */
   pendingCreateDeletionUnseen: boolean;
+  /**
+   * Open, same window: a crash between the CRM create of a tracked To Do task and its CrmId stamp, then the user moves
+   * the task to another list (a new task id, no stamp to follow): the moved task is created in the CRM a second time
+   * when the first record stays (out of scope), or the first record is deleted by the Outlook-delete rule.
+   */
+  pendingCreateTaskMoveUnstamped: boolean;
   /** A To Do task moved to another list while its pair is kept out of scope: the mapping keeps the old task id. */
   staleIdAfterTaskMove: boolean;
   /** A pair kept linked while its CRM record is out of scope is re-recorded by every reconciliation. */
@@ -124,6 +135,7 @@ export const AVOID_KNOWN_ISSUES: KnownIssues = {
   crashBeforeLinkCommit: false, // fixed (issue 6): the pendingCreate row; regressions.test.ts keeps it fixed
   crashAfterOutlookCreate: true, // open: regressions.test.ts pins it (it.failing)
   pendingCreateDeletionUnseen: true, // open: regressions.test.ts pins it (it.failing)
+  pendingCreateTaskMoveUnstamped: true, // open: regressions.test.ts pins it (it.failing)
   staleIdAfterTaskMove: false, // fixed: see regressions.test.ts "fixed since"
   outOfScopeChurn: false, // fixed: see regressions.test.ts "fixed since"
   skewDefersChanges: false, // fixed while this suite was written
@@ -136,6 +148,7 @@ export const AVOID_NOTHING: KnownIssues = {
   crashBeforeLinkCommit: false,
   crashAfterOutlookCreate: false,
   pendingCreateDeletionUnseen: false,
+  pendingCreateTaskMoveUnstamped: false,
   staleIdAfterTaskMove: false,
   outOfScopeChurn: false,
   skewDefersChanges: false,
