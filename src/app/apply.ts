@@ -3,12 +3,13 @@
 // Each item's writes are followed by one CommitUnit: its mapping row together with the removal of its change row.
 import type { FieldConflict, MappingRow } from '../core/model';
 import type { Plan } from '../core/plan';
+import type { OutlookUpdateResult } from '../ports/mailbox-source';
 import type { ChangeRow, CommitUnit } from '../ports/state-store';
 import { mappedChangeKey } from './collect';
 import { fnv1a64, canonicalJson, isDeferredPlan, OUT_OF_VIEW_DEFERRED, planPair } from './core-api';
 import { runDeleteGuard } from './delete-guard';
 import { executePlan, hasDelete, needsStamp, nextMapping, PartialExecutionError, writesOf, type Execution } from './execute';
-import { writeCrmInBatch, type CrmWriteDone } from './crm-batch';
+import { writeCrmInBatch, writeOutlookInBatch, type CrmWriteDone } from './batch-writes';
 import { classifyError, failedRow, type ClassifiedError } from './failures';
 import { claimsOf, hydrateBatch, planInputOf, type Slot } from './hydrate';
 import type { RunContext } from './run-context';
@@ -98,8 +99,9 @@ async function drain(ctx: RunContext, rows: ChangeRow[], state: DrainState): Pro
 }
 
 /**
- * Run planned items of distinct pairs, in chunks of the hydration batch size: their batchable CRM writes first, in one
- * connector call per chunk (crm-batch.ts), then each item's remaining writes and commit in turn.
+ * Run planned items of distinct pairs, in chunks of the hydration batch size: the writes that may go ahead first, in
+ * one call per side and chunk (batch-writes.ts: the CRM writes, then the Outlook updates after them), then each item's
+ * remaining writes and commit in turn.
  */
 async function runItems(
   ctx: RunContext,
@@ -110,10 +112,11 @@ async function runItems(
   for (let start = 0; start < items.length && !ctx.tally.fatal; start += ctx.options.hydrateBatchSize) {
     const chunk = items.slice(start, start + ctx.options.hydrateBatchSize);
     const crmWritten = ctx.dryRun ? new Map<PlannedItem, CrmWriteDone>() : await writeCrmInBatch(ctx, chunk);
+    const outlookWritten = ctx.dryRun ? new Map<PlannedItem, OutlookUpdateResult>() : await writeOutlookInBatch(ctx, chunk, crmWritten);
     for (const item of chunk) {
-      // After a fatal failure the rest stop; a CRM write already made for them is re-planned next cycle, as after a crash.
+      // After a fatal failure the rest stop; writes already made for them are re-planned next cycle, as after a crash.
       if (ctx.tally.fatal) break;
-      onOutcome(item, await runPlanned(ctx, item, mayRetry(item), crmWritten.get(item)));
+      onOutcome(item, await runPlanned(ctx, item, mayRetry(item), crmWritten.get(item), outlookWritten.get(item)));
     }
   }
 }
@@ -162,6 +165,7 @@ export async function runPlanned(
   item: PlannedItem,
   mayRetry: boolean,
   crmWritten?: CrmWriteDone,
+  outlookWritten?: OutlookUpdateResult,
 ): Promise<'done' | 'failed' | 'retry'> {
   const { slot, plan } = item;
   logConflicts(ctx, slot, plan.conflicts);
@@ -181,7 +185,10 @@ export async function runPlanned(
   // (writeCrmInBatch may have committed it already, and says what was there before.)
   const mappingBefore = crmWritten ? crmWritten.mappingBefore : slot.mapping;
   try {
-    execution = await executePlan(ctx, slot, plan, crmWritten?.result);
+    execution = await executePlan(ctx, slot, plan, {
+      ...(crmWritten ? { crm: crmWritten.result } : {}),
+      ...(outlookWritten ? { outlookUpdate: outlookWritten } : {}),
+    });
   } catch (error) {
     if (error instanceof PartialExecutionError) {
       await recordPartial(ctx, slot, plan, error);

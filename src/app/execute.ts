@@ -5,7 +5,7 @@ import type { CrmRecord, FieldValues, JsonValue, MappingRow, OutlookItem } from 
 import type { Plan, TrackingUpkeep } from '../core/plan';
 import type { CrmWriteResult } from '../ports/crm-connector';
 import { InvariantError } from '../ports/errors';
-import type { ItemRef } from '../ports/mailbox-source';
+import type { ItemRef, OutlookUpdate, OutlookUpdateResult } from '../ports/mailbox-source';
 import { baselineAfterCreate, crmFields, hashBaseline, oneWayFieldsFrom, outlookFields, PENDING_CRM_ID } from './core-api';
 import { defaultContainer, planInputOf, type Slot } from './hydrate';
 import type { RunContext } from './run-context';
@@ -49,10 +49,17 @@ export function needsStamp(plan: Plan, slot: Slot): boolean {
 }
 
 /**
- * `crmWritten`: what the plan's CRM write did when it already ran in a batch with other items' CRM writes
- * (crm-batch.ts), in place of making it here. Nothing else changes: its error surfaces where the write would have.
+ * Writes of this plan that already ran in a batch with other items' writes (batch-writes.ts), in place of making them
+ * here: the CRM write, and the Outlook update that follows it. Nothing else changes: an error surfaces where the write
+ * would have thrown it.
  */
-export async function executePlan(ctx: RunContext, slot: Slot, plan: Plan, crmWritten?: CrmWriteResult): Promise<Execution> {
+export interface WrittenAhead {
+  crm?: CrmWriteResult;
+  outlookUpdate?: OutlookUpdateResult;
+}
+
+export async function executePlan(ctx: RunContext, slot: Slot, plan: Plan, ahead: WrittenAhead = {}): Promise<Execution> {
+  const crmWritten = ahead.crm;
   const { mailboxSource, crm } = ctx.deps;
   const kind = slot.row.kind;
   const actAs = ctx.user;
@@ -76,7 +83,7 @@ export async function executePlan(ctx: RunContext, slot: Slot, plan: Plan, crmWr
   }
   const created = plan.crm.type === 'create' || plan.outlook.type === 'create';
   try {
-    return await executeRest(ctx, slot, plan, done, crmWritten);
+    return await executeRest(ctx, slot, plan, done, ahead);
   } catch (error) {
     if (created && !(error instanceof InvariantError)) throw new PartialExecutionError(done, error);
     throw error;
@@ -120,8 +127,9 @@ export async function commitPendingCreate(ctx: RunContext, slot: Slot, plan: Pla
   slot.mapping = result.mapping ?? (await store.getMapping(ctx.mailbox, row.mapId));
 }
 
-async function executeRest(ctx: RunContext, slot: Slot, plan: Plan, done: Execution, crmWritten?: CrmWriteResult): Promise<Execution> {
+async function executeRest(ctx: RunContext, slot: Slot, plan: Plan, done: Execution, ahead: WrittenAhead): Promise<Execution> {
   const { mailboxSource, crm } = ctx.deps;
+  const crmWritten = ahead.crm;
   const kind = slot.row.kind;
   const actAs = ctx.user;
   let { crmRecord, outlookItem } = done;
@@ -133,20 +141,11 @@ async function executeRest(ctx: RunContext, slot: Slot, plan: Plan, done: Execut
       : await crm.update(kind, id, plan.crm.write, { actAs, ifMatch: plan.crm.ifMatch });
   }
   const createdCrmId = plan.crm.type === 'create' ? crmRecord?.id ?? null : null;
-  if (plan.outlook.type === 'update' || (createdCrmId && needsStamp(plan, slot))) {
-    const ref = refOf(slot, outlookItem);
-    const planned = plan.outlook.type === 'update' ? plan.outlook : { write: null, tracking: null };
-    const tracking = stampCreated(planned.tracking, createdCrmId);
-    outlookItem = await mailboxSource.updateItem(
-      ctx.mailbox,
-      ref,
-      planned.write,
-      tracking ? { ...tracking, categoryName: ctx.settings.categoryName } : null,
-      // A field write is conditional on the version the plan merged against, so a user's edit made since is never
-      // overwritten: ConcurrencyError, and the row is re-read and re-planned (apply.ts). Outlook's honouring of
-      // If-Match is UNCONFIRMED (graph-behaviour.md §8): this narrows the window, the merge stays correct without it.
-      planned.write ? versionWritten(slot, ref) : null,
-    );
+  const update = outlookUpdateOf(ctx, slot, plan, outlookItem, createdCrmId);
+  if (update) {
+    outlookItem = ahead.outlookUpdate
+      ? itemWritten(ahead.outlookUpdate)
+      : await mailboxSource.updateItem(ctx.mailbox, update.ref, update.write, update.tracking, update.ifMatch);
   }
   if (plan.outlook.type === 'delete') {
     await mailboxSource.deleteItem(ctx.mailbox, refOf(slot, outlookItem));
@@ -163,6 +162,37 @@ async function executeRest(ctx: RunContext, slot: Slot, plan: Plan, done: Execut
     crmRecord = null;
   }
   return { outlookItem, crmRecord };
+}
+
+/**
+ * The Outlook update a plan makes after its CRM write (null: none): its field write, and the tracking upkeep with the
+ * CrmId stamp of the record the plan created (`createdCrmId`).
+ */
+export function outlookUpdateOf(
+  ctx: RunContext,
+  slot: Slot,
+  plan: Plan,
+  outlookItem: OutlookItem | null,
+  createdCrmId: string | null,
+): OutlookUpdate | null {
+  if (plan.outlook.type !== 'update' && !(createdCrmId && needsStamp(plan, slot))) return null;
+  const ref = refOf(slot, outlookItem);
+  const planned = plan.outlook.type === 'update' ? plan.outlook : { write: null, tracking: null };
+  const tracking = stampCreated(planned.tracking, createdCrmId);
+  return {
+    ref,
+    write: planned.write,
+    tracking: tracking ? { ...tracking, categoryName: ctx.settings.categoryName } : null,
+    // A field write is conditional on the version the plan merged against, so a user's edit made since is never
+    // overwritten: ConcurrencyError, and the row is re-read and re-planned (apply.ts). Outlook's honouring of
+    // If-Match is UNCONFIRMED (graph-behaviour.md §8): this narrows the window, the merge stays correct without it.
+    ifMatch: planned.write ? versionWritten(slot, ref) : null,
+  };
+}
+
+function itemWritten(written: OutlookUpdateResult): OutlookItem {
+  if (!written.ok) throw written.error;
+  return written.item;
 }
 
 function recordWritten(written: CrmWriteResult, what: 'create' | 'update'): CrmRecord {

@@ -51,6 +51,16 @@ export interface DeltaPage {
   final: boolean;
 }
 
+/** One update of an `updateItems` call: the arguments of updateItem. */
+export interface OutlookUpdate {
+  ref: ItemRef;
+  write: OutlookWrite | null;
+  tracking: (TrackingUpkeep & { categoryName: string }) | null;
+  ifMatch?: string | null;
+}
+
+export type OutlookUpdateResult = { ok: true; item: OutlookItem } | { ok: false; error: Error };
+
 export interface MailboxSource {
   /** The delta streams of the mailbox: fixed folders plus one per To Do list. */
   listStreams(mailbox: string): Promise<StreamRef[]>;
@@ -101,6 +111,16 @@ export interface MailboxSource {
     tracking: (TrackingUpkeep & { categoryName: string }) | null,
     ifMatch?: string | null,
   ): Promise<OutlookItem>;
+
+  /**
+   * Several updateItem calls in as few requests as Graph allows (`$batch` of ≤ 20 sub-requests, graph-behaviour.md
+   * §5.3). Each update has exactly the semantics of updateItem (conditional on `ifMatch`, categories read-modify-write,
+   * the read-back) and succeeds or fails on its own: results come in the order of `updates`, each with the item as
+   * stored or the error updateItem would have thrown for it (ConcurrencyError, ItemRejectedError, …). Throws only
+   * AuthError (a 401/403 of the request or of one sub-request): then any update may or may not have happened. A
+   * sub-request still throttled after the retries, or a `$batch` whose envelope failed, fails its own updates alone.
+   */
+  updateItems(mailbox: string, updates: readonly OutlookUpdate[]): Promise<OutlookUpdateResult[]>;
 
   /** Delete; an item already gone counts as deleted. */
   deleteItem(mailbox: string, ref: ItemRef): Promise<void>;

@@ -74,7 +74,7 @@ describe('a run that outlasts its lease', () => {
 
     expect(summary.outcome).toBe('failed');
     expect(summary.failures).toEqual([expect.objectContaining({ key: 'cycle', reason: 'lease-lost' })]);
-    // The three CRM updates went in one batch (crm-batch.ts), the one request that stalled; no item went on after it:
+    // The three CRM updates went in one batch (batch-writes.ts), the one request that stalled; no item went on after it:
     // neither an Outlook write nor a commit.
     expect(world.countingCrm.batchSizes).toEqual([3]);
     expect(world.writes.serviceWrites()).toEqual({ 'crm.update': 3 });

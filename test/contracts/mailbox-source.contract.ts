@@ -3,7 +3,7 @@
 // Graph calls (as Outlook on the web would) or its control API; for the fake through its controls.
 import type { ItemKind, JsonObject, OutlookItem } from '../../src/core/model';
 import { ConcurrencyError, InvariantError, ItemRejectedError, ResyncRequiredError } from '../../src/ports/errors';
-import type { DeltaEntry, DeltaPage, ItemFailure, ItemRef, MailboxSource, StreamRef } from '../../src/ports/mailbox-source';
+import type { DeltaEntry, DeltaPage, ItemFailure, ItemRef, MailboxSource, OutlookUpdateResult, StreamRef } from '../../src/ports/mailbox-source';
 import { trackingPropertyIds } from '../../src/adapters/graph/extended-properties';
 
 export interface MailboxWorld {
@@ -425,6 +425,140 @@ export function describeMailboxSourceContract(name: string, setup: () => Promise
       await expect(h.source.updateItem(h.mailbox, elsewhere, { data: { title: 'There' } }, null)).rejects.toBeInstanceOf(ItemRejectedError);
       await h.source.deleteItem(h.mailbox, elsewhere);
       expect((await h.source.getItems(h.mailbox, [own])).get(id)?.data.title).toBe('Here');
+    });
+
+    describe('updateItems (several updateItem calls in one, graph-behaviour.md §5.3)', () => {
+      const upkeep = (crmId: string | null, tracked = true) => ({ marker: tracked, category: tracked, crmId, categoryName: h.categoryName });
+      const okItem = (result: OutlookUpdateResult | undefined): OutlookItem => {
+        if (!result?.ok) throw new Error(`expected a written item, got ${result ? String(result.error) : 'nothing'}`);
+        return result.item;
+      };
+      const failure = (result: OutlookUpdateResult | undefined): Error => {
+        if (!result || result.ok) throw new Error('expected a failed update');
+        return result.error;
+      };
+
+      it('an empty call writes nothing and returns nothing', async () => {
+        await expect(h.source.updateItems(h.mailbox, [])).resolves.toEqual([]);
+      });
+
+      it('several updates of different kinds land, results in the order of the updates', async () => {
+        const a = await h.world.create('contact', 'contacts', { givenName: 'Ada', jobTitle: 'Engineer' });
+        const b = await h.world.create('contact', 'contacts', { givenName: 'Bob', categories: ['VIP'] });
+        const ev = await h.world.create('appointment', 'calendar', event('Review', 2));
+        const task = await h.world.create('task', h.world.todoListId, { title: 'Plan' });
+        const refs: ItemRef[] = [contactRef(a), contactRef(b), { kind: 'appointment', id: ev, container: 'calendar' }, { kind: 'task', id: task, container: h.world.todoListId }];
+        const results = await h.source.updateItems(h.mailbox, [
+          { ref: refs[2] as ItemRef, write: { data: { subject: 'Review (moved)' } }, tracking: null },
+          { ref: refs[0] as ItemRef, write: { data: { jobTitle: 'Architect' } }, tracking: null },
+          { ref: refs[3] as ItemRef, write: { data: { title: 'Plan A' } }, tracking: null },
+          { ref: refs[1] as ItemRef, write: null, tracking: upkeep('crm-b') },
+        ]);
+        expect(results.map((r) => (r.ok ? r.item.id : null))).toEqual([ev, a, task, b]);
+        expect(okItem(results[0]).data.subject).toBe('Review (moved)');
+        expect(okItem(results[1]).data.jobTitle).toBe('Architect');
+        expect(okItem(results[2]).data.title).toBe('Plan A');
+        expect(okItem(results[3])).toMatchObject({ crmId: 'crm-b', tracking: { marker: true, category: true } });
+        // What the results say is what is stored.
+        const stored = await h.source.getItems(h.mailbox, refs);
+        expect(stored.get(a)?.data.jobTitle).toBe('Architect');
+        expect(stored.get(b)).toMatchObject({ crmId: 'crm-b', data: { categories: ['VIP', h.categoryName] } });
+        expect(stored.get(ev)?.data.subject).toBe('Review (moved)');
+        expect(stored.get(task)?.data.title).toBe('Plan A');
+      });
+
+      it('tracking upkeep in a batch: the CrmId and the category stamped, the user’s other categories kept, untracking unlinks', async () => {
+        const ids = [
+          await h.world.create('contact', 'contacts', { givenName: 'Cy', categories: ['Personal', 'VIP'] }),
+          await h.world.create('contact', 'contacts', { givenName: 'Di' }),
+          await h.world.create('contact', 'contacts', { givenName: 'Ed', categories: ['Golf'] }),
+        ];
+        const task = await h.world.create('task', h.world.todoListId, { title: 'Quote', categories: ['Errand'] });
+        const taskRef: ItemRef = { kind: 'task', id: task, container: h.world.todoListId };
+        // The writes carry fields but not the categories: the upkeep reads them first (§4 read-modify-write).
+        const results = await h.source.updateItems(h.mailbox, [
+          ...ids.map((id, i) => ({ ref: contactRef(id), write: { data: { jobTitle: `Title ${i}` } }, tracking: upkeep(`crm-${i}`) })),
+          { ref: taskRef, write: null, tracking: upkeep('crm-task') },
+        ]);
+        expect(results.every((r) => r.ok)).toBe(true);
+        expect(okItem(results[0])).toMatchObject({ crmId: 'crm-0', tracking: { marker: true, category: true }, data: { jobTitle: 'Title 0', categories: ['Personal', 'VIP', h.categoryName] } });
+        expect(okItem(results[1]).data.categories).toEqual([h.categoryName]);
+        expect(okItem(results[2]).data.categories).toEqual(['Golf', h.categoryName]);
+        expect(okItem(results[3])).toMatchObject({ crmId: 'crm-task', tracking: { category: true }, data: { categories: ['Errand', h.categoryName] } });
+        for (const [i, id] of ids.entries()) expect((await h.source.findByCrmId(h.mailbox, 'contact', `crm-${i}`))?.id).toBe(id);
+        expect((await h.source.findByCrmId(h.mailbox, 'task', 'crm-task'))?.id).toBe(task);
+
+        await h.world.edit(contactRef(ids[0] as string), { categories: ['VIP', h.categoryName, 'Golf'] });
+        const untracked = await h.source.updateItems(h.mailbox, [
+          { ref: contactRef(ids[0] as string), write: null, tracking: upkeep(null, false) },
+          { ref: taskRef, write: null, tracking: upkeep(null, false) },
+        ]);
+        expect(okItem(untracked[0])).toMatchObject({ crmId: null, tracking: { marker: false, category: false }, data: { categories: ['VIP', 'Golf'], jobTitle: 'Title 0' } });
+        expect(okItem(untracked[1])).toMatchObject({ crmId: null, tracking: { category: false }, data: { categories: ['Errand'] } });
+        expect(await h.source.findByCrmId(h.mailbox, 'contact', 'crm-0')).toBeNull();
+      });
+
+      it('a stale ifMatch fails alone with ConcurrencyError and the user’s edit survives, while the others land', async () => {
+        // graph-behaviour.md §8: If-Match W/"<changeKey>" → 412 ErrorIrresolvableConflict → ConcurrencyError.
+        const ids = await Promise.all(['Fay', 'Gus', 'Hal', 'Ivy'].map((givenName) => h.world.create('contact', 'contacts', { givenName, jobTitle: 'Engineer' })));
+        const refs = ids.map(contactRef);
+        const read = await h.source.getItems(h.mailbox, refs);
+        // Gus is edited after our read (a field write: the PATCH is refused); Ivy too (tracking upkeep: its own read
+        // sees the newer version).
+        await h.world.edit(refs[1] as ItemRef, { jobTitle: 'Architect' });
+        await h.world.edit(refs[3] as ItemRef, { jobTitle: 'Designer' });
+        const results = await h.source.updateItems(
+          h.mailbox,
+          refs.map((ref, i) => ({ ref, write: { data: { jobTitle: 'Manager' } }, tracking: i >= 2 ? upkeep(`crm-${i}`) : null, ifMatch: read.get(ref.id)?.changeKey ?? null })),
+        );
+        expect(results.map((r) => r.ok)).toEqual([true, false, true, false]);
+        expect(failure(results[1])).toBeInstanceOf(ConcurrencyError);
+        expect(failure(results[3])).toBeInstanceOf(ConcurrencyError);
+        expect(okItem(results[0]).data.jobTitle).toBe('Manager');
+        expect(okItem(results[2])).toMatchObject({ crmId: 'crm-2', data: { jobTitle: 'Manager' } });
+        const after = await h.source.getItems(h.mailbox, refs);
+        expect(after.get(ids[1] as string)).toMatchObject({ data: { jobTitle: 'Architect' } });
+        expect(after.get(ids[3] as string)).toMatchObject({ crmId: null, data: { jobTitle: 'Designer' } });
+      });
+
+      it('an item deleted meanwhile fails alone, with the error updateItem gives for it', async () => {
+        const ids = await Promise.all(['Jo', 'Kim', 'Lee', 'Max'].map((givenName) => h.world.create('contact', 'contacts', { givenName })));
+        const refs = ids.map(contactRef);
+        await h.world.remove(refs[1] as ItemRef);
+        await h.world.remove(refs[2] as ItemRef);
+        const updates = refs.map((ref, i) => ({ ref, write: { data: { jobTitle: `Role ${i}` } }, tracking: i % 2 === 0 ? upkeep(`crm-${i}`) : null }));
+        const results = await h.source.updateItems(h.mailbox, updates);
+        expect(results.map((r) => r.ok)).toEqual([true, false, false, true]);
+        for (const i of [1, 2]) {
+          const update = updates[i] as (typeof updates)[number];
+          const alone = await h.source.updateItem(h.mailbox, update.ref, update.write, update.tracking).catch((e: unknown) => e);
+          expect(alone).toBeInstanceOf(ItemRejectedError);
+          const batched = failure(results[i]);
+          expect(batched).toBeInstanceOf(ItemRejectedError);
+          expect((batched as ItemRejectedError).reason).toBe((alone as ItemRejectedError).reason);
+          expect((batched as ItemRejectedError).reason).toMatch(/^graph-404-/);
+        }
+        expect(okItem(results[0])).toMatchObject({ crmId: 'crm-0', data: { jobTitle: 'Role 0' } });
+        expect(okItem(results[3]).data.jobTitle).toBe('Role 3');
+        expect(await h.world.countItems('contact', 'contacts')).toBe(2);
+      });
+
+      it('two updates of one item in one call apply in order, the second on top of the first', async () => {
+        const id = await h.world.create('contact', 'contacts', { givenName: 'Ned', categories: ['VIP'] });
+        const other = await h.world.create('contact', 'contacts', { givenName: 'Ola' });
+        const read = (await h.source.getItems(h.mailbox, [contactRef(id)])).get(id);
+        const results = await h.source.updateItems(h.mailbox, [
+          { ref: contactRef(id), write: { data: { jobTitle: 'First' } }, tracking: null, ifMatch: read?.changeKey ?? null },
+          { ref: contactRef(other), write: { data: { jobTitle: 'Other' } }, tracking: null },
+          { ref: contactRef(id), write: { data: { department: 'Second' } }, tracking: upkeep('crm-n') },
+          // The version read before the first update is stale by now, as for two updateItem calls in a row.
+          { ref: contactRef(id), write: { data: { jobTitle: 'Third' } }, tracking: null, ifMatch: read?.changeKey ?? null },
+        ]);
+        expect(results.map((r) => r.ok)).toEqual([true, true, true, false]);
+        expect(failure(results[3])).toBeInstanceOf(ConcurrencyError);
+        expect(okItem(results[2])).toMatchObject({ crmId: 'crm-n', data: { jobTitle: 'First', department: 'Second', categories: ['VIP', h.categoryName] } });
+        expect(okItem(results[0]).changeKey).not.toBe(okItem(results[2]).changeKey);
+      });
     });
 
     it('delete removes the item and deleting a missing item succeeds', async () => {

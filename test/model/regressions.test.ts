@@ -2,7 +2,7 @@
 // it shrank to. Two groups:
 // - `it.failing`: a product bug, still open. The body asserts the right behaviour, with the model steering around
 //   nothing (AVOID_NOTHING); it fails today with the bug's own message (rethrow only that message, so the test also
-//   reports a sequence that breaks for another reason). Three are open, all crash windows of issue 6.
+//   reports a sequence that breaks for another reason). Five are open, all crash windows of issue 6.
 // - `it`: a counterexample that was a mistake of the model or of a command's precondition; kept so it stays fixed.
 import {
   ConfirmHeldDeletes,
@@ -110,6 +110,33 @@ describe('open product bugs found by the model-based suite (the window between t
         new Cycle(),
       ],
       /task tag-2 \(outlook\) went .*"link":"unlinked"\} → .*"link":"deletedLocally"\}/,
+    );
+  });
+});
+
+describe('open product bug found by the model-based suite: a re-track whose link commit is lost', () => {
+  // BUG (AVOID_KNOWN_ISSUES.relinkMarkerLeft; found by the long profile on 2026-11-21, present since before this
+  // session) src/core/rules.ts + src/app/execute.ts: the user re-tracks an untracked e-mail (unlinked row); the cycle
+  // re-stamps it (marker true, category, CrmId) and dies before the link commit. The user removes the category again:
+  // the marker the worker wrote makes the item read as tracked by an add-in, so the next cycle re-stamps it and the
+  // category comes back. A fix: commit the re-link's intent before the stamp (as pendingCreate does for creates), so
+  // the rerun reads a marker without the category as the user's untrack.
+  it.failing('crash after re-stamping a re-tracked e-mail, then the user untracks it: the category comes back', async () => {
+    await expectOpenBug(
+      [
+        new CreateInCrm('contact', [0, 0]),
+        new CreateInOutlook('email', true, [0, 0]),
+        new Cycle(),
+        new Untrack(0),
+        new Untrack(0),
+        new Cycle(14),
+        new CreateInCrm('contact', [0, 0]),
+        new Track(7),
+        new Cycle(13),
+        new Untrack(0),
+        new Reconcile(),
+      ],
+      /outlook write to untracked email/,
     );
   });
 });

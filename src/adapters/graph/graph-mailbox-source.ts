@@ -5,6 +5,8 @@
 //   outlook.body-content-type="text", odata.maxpagesize=N on delta, outlook.timezone="UTC" for events (§7);
 // - delta paged by our own loop, not PageIterator (§9.3), so every page's link can be persisted and resumed;
 // - hydration through `$batch` of ≤ 20 GETs with the tracking properties expanded (§3.3, §3.4, §5.3);
+// - batched updates (updateItems): the upkeep reads, the PATCHes (each with its own If-Match) and the read-backs, each
+//   step in `$batch`es of ≤ 20 independent sub-requests (§5.3, §8, §3.2);
 // - one retry layer (retry.ts explains why it is ours, not the SDK's RetryHandler), ≤ 4 requests in flight per
 //   mailbox, and a per-mailbox pause after throttling (transport.ts);
 // - creates are never blindly re-sent after a 503/504 (the server may have acted, §9.2): the create path looks for the
@@ -15,8 +17,8 @@ import { AuthenticationHandler, Client, GraphError, TelemetryHandler, type Authe
 import { createHash } from 'node:crypto';
 import type { ItemKind, JsonObject, JsonValue, OutlookItem, OutlookWrite } from '../../core/model';
 import type { TrackingUpkeep } from '../../core/plan';
-import { ConcurrencyError, InvariantError, ItemRejectedError, ResyncRequiredError, TransientError } from '../../ports/errors';
-import type { DeltaEntry, DeltaPage, ItemFailure, ItemRef, MailboxSource, StreamRef } from '../../ports/mailbox-source';
+import { AuthError, ConcurrencyError, InvariantError, ItemRejectedError, ResyncRequiredError, TransientError } from '../../ports/errors';
+import type { DeltaEntry, DeltaPage, ItemFailure, ItemRef, MailboxSource, OutlookUpdate, OutlookUpdateResult, StreamRef } from '../../ports/mailbox-source';
 import { trustedFetch, type Fetch } from '../http/trusted-fetch';
 import { createTokenProvider, type ClientCredential } from './auth';
 import { errorForStatus, isResyncSignal, translateGraphError } from './errors';
@@ -99,6 +101,35 @@ export interface GraphMailboxSourceOptions {
 }
 
 const BATCH_LIMIT = 20;
+
+/** One sub-request of a `$batch`: only idempotent methods, so the batch loop may send it again. */
+interface BatchSubRequest {
+  method: 'GET' | 'PATCH';
+  /** Relative to the version root (§5.3). */
+  url: string;
+  kind: ItemKind;
+  body?: JsonObject;
+  ifMatch?: string | null;
+}
+
+interface BatchSubReply {
+  status: number;
+  body: unknown;
+  headers: Record<string, string> | undefined;
+}
+
+/** One update on its way through updateItem's steps. */
+interface UpdatePlan {
+  ref: ItemRef;
+  tracking: (TrackingUpkeep & { categoryName: string }) | null;
+  /** The caller's version (changeKey, or a task etag's value), or null for an unconditional write. */
+  expected: string | null;
+  /** The If-Match of the PATCH: the caller's version, else the etag the upkeep read saw. */
+  condition: string | null;
+  patch: JsonObject;
+  /** The categories the upkeep starts from: the write's, else the item's current ones; null until known. */
+  categories: string[] | null;
+}
 
 interface MailboxClient {
   client: Client;
@@ -278,23 +309,60 @@ export class GraphMailboxSource implements MailboxSource {
 
   /**
    * GETs in one `$batch` (≤ 20). Result per request: the body (200), null (404), or undefined (refused alone).
-   * This loop is the one retry layer of a `$batch` (retry.ts): the middleware leaves `$batch` POSTs alone, and one
-   * attempt count covers a throttled or failed envelope (429/503/504) and throttled sub-requests, which the SDK never
-   * retries (§5.3, §9.5). It waits for the longest Retry-After among them, as the docs ask, and pauses the mailbox for
-   * that long so its other requests wait too (§5.1). At most `maxAttempts` POSTs per chunk; all waits of the call come
-   * out of its budget.
+   * Sub-requests still throttled after the retries fail the whole call with TransientError (hydration is re-run).
    */
   private async batchGet(mailbox: string, requests: { url: string; kind: ItemKind }[]): Promise<(unknown | null | undefined)[]> {
-    const results: (unknown | null | undefined)[] = new Array(requests.length).fill(undefined);
+    const { replies, unsettled } = await this.sendBatch(
+      mailbox,
+      requests.map((request) => ({ method: 'GET', url: request.url, kind: request.kind })),
+    );
+    if (unsettled) throw new TransientError(`${unsettled.count} $batch sub-requests still throttled or failing after ${unsettled.attempts} attempts`, unsettled.retryAfterMs);
+    return replies.map((reply) => {
+      if (reply === undefined) return undefined;
+      // A success without a body is not "gone": leave it undefined so the item fails alone.
+      if (reply.status >= 200 && reply.status < 300) return reply.body === undefined || reply.body === null ? undefined : reply.body;
+      if (reply.status === 404) return null;
+      // Any other refusal leaves the result undefined: that item fails alone.
+      return undefined;
+    });
+  }
+
+  /**
+   * Up to 20 sub-requests in one `$batch`, all independent (no `dependsOn`: §5.3 lets them run in any order and in
+   * parallel, and a failed parent would fail its dependents with 424, while each of ours must succeed or fail alone).
+   * A sub-request with a body carries `Content-Type` in its own headers (§5.3), and its own `If-Match` (§8).
+   *
+   * This loop is the one retry layer of a `$batch` (retry.ts): the middleware leaves `$batch` POSTs alone, and one
+   * attempt count covers a throttled or failed envelope (429/503/504) and throttled sub-requests, which the SDK never
+   * retries (§5.3, §9.5). Only GET and PATCH go through here, both safe to send again. It waits for the longest
+   * Retry-After among them, as the docs ask, and pauses the mailbox for that long so its other requests wait too
+   * (§5.1). At most `maxAttempts` POSTs per chunk; all waits of the call come out of its budget.
+   *
+   * Result per request: its last reply, or undefined when no reply ever came. `unsettled` reports the sub-requests
+   * still throttled (or unanswered) when the retries ran out; their replies are the last throttled ones. A 401/403
+   * sub-reply fails the whole call with AuthError, as does any envelope failure other than 429/503/504.
+   */
+  private async sendBatch(
+    mailbox: string,
+    requests: readonly BatchSubRequest[],
+  ): Promise<{ replies: (BatchSubReply | undefined)[]; unsettled: { count: number; attempts: number; retryAfterMs: number | null } | null }> {
+    const replies: (BatchSubReply | undefined)[] = new Array<BatchSubReply | undefined>(requests.length).fill(undefined);
     let pending = requests.map((_, index) => index);
     for (let attempt = 1; ; attempt++) {
       const body = {
-        requests: pending.map((index) => ({
-          id: String(index + 1),
-          method: 'GET',
-          url: requests[index]?.url ?? '',
-          headers: { Prefer: this.prefer(requests[index]?.kind ?? 'contact') },
-        })),
+        requests: pending.map((index) => {
+          const request = requests[index] as BatchSubRequest;
+          const headers: Record<string, string> = { Prefer: this.prefer(request.kind) };
+          if (request.body !== undefined) headers['Content-Type'] = 'application/json';
+          if (request.ifMatch) headers['If-Match'] = request.ifMatch;
+          return {
+            id: String(index + 1),
+            method: request.method,
+            url: request.url,
+            headers,
+            ...(request.body !== undefined ? { body: request.body } : {}),
+          };
+        }),
       };
       const throttled: number[] = [];
       let longestWait: number | null = null;
@@ -303,7 +371,7 @@ export class GraphMailboxSource implements MailboxSource {
       try {
         raw = await this.client(mailbox).api('/$batch').post(body);
       } catch (error) {
-        // The envelope failed as a whole; a batch of GETs is safe to send again.
+        // The envelope failed as a whole; GETs and PATCHes are safe to send again.
         if (!(error instanceof GraphError) || !RETRYABLE_STATUSES.has(error.statusCode)) throw translateGraphError(error);
         throttled.push(...pending);
         longestWait = parseRetryAfter(error.headers?.get('Retry-After'), this.retry.now());
@@ -314,12 +382,8 @@ export class GraphMailboxSource implements MailboxSource {
         for (const response of parsed.data.responses) {
           const index = Number(response.id) - 1;
           if (!pending.includes(index)) continue;
-          if (response.status >= 200 && response.status < 300) {
-            // A success without a body is not "gone": leave it undefined so the item fails alone.
-            results[index] = response.body === undefined || response.body === null ? undefined : response.body;
-          } else if (response.status === 404) {
-            results[index] = null;
-          } else if (RETRYABLE_STATUSES.has(response.status)) {
+          replies[index] = { status: response.status, body: response.body, headers: response.headers };
+          if (RETRYABLE_STATUSES.has(response.status)) {
             throttled.push(index);
             const wait = parseRetryAfter(headerValue(response.headers, 'Retry-After'), this.retry.now());
             if (wait !== null) {
@@ -330,19 +394,16 @@ export class GraphMailboxSource implements MailboxSource {
             const { code, message } = errorOf(response.body);
             throw errorForStatus(response.status, code, message, null);
           }
-          // Any other refusal leaves results[index] undefined: that item fails alone.
         }
         // Sub-requests the response did not mention are treated like throttled ones.
         const answered = new Set(parsed.data.responses.map((r) => Number(r.id) - 1));
         throttled.push(...pending.filter((index) => !answered.has(index)));
       }
-      if (throttled.length === 0) return results;
+      if (throttled.length === 0) return { replies, unsettled: null };
       // Throttled sub-requests count against the mailbox like throttled requests: pause it (transport.ts).
       if (subRequestWait !== null) this.gateOf(mailbox).pause(subRequestWait, this.retry.now());
       const delay = retryDelayMs(longestWait, attempt, this.retry);
-      if (!mayRetry(attempt, delay, this.retry)) {
-        throw new TransientError(`${throttled.length} $batch sub-requests still throttled or failing after ${attempt} attempts`, longestWait);
-      }
+      if (!mayRetry(attempt, delay, this.retry)) return { replies, unsettled: { count: throttled.length, attempts: attempt, retryAfterMs: longestWait } };
       await currentCallBudget().sleep(delay, this.retry);
       pending = throttled;
     }
@@ -551,43 +612,151 @@ export class GraphMailboxSource implements MailboxSource {
     tracking: (TrackingUpkeep & { categoryName: string }) | null,
     ifMatch?: string | null,
   ): Promise<OutlookItem> {
-    // §8: `@odata.etag` is W/"<changeKey>" (To Do tasks: an etag without a changeKey property; OutlookItem.changeKey
-    // holds its value), so the caller's version is sent in that form.
-    const expected = ifMatch ? changeKeyFromEtag(ifMatch) : null;
-    let condition: string | null = expected === null ? null : `W/"${expected}"`;
-    const patch: JsonObject = write ? { ...write.data } : {};
+    const plan = planUpdate({ ref, write, tracking, ifMatch });
     let links: LinkedResource[] = [];
-    if (tracking) {
-      let categories = Array.isArray(patch.categories) ? stringArray(patch.categories) : null;
-      if (categories === null || ref.kind === 'task') {
-        // §4: PATCH replaces the categories array, so read-modify-write; If-Match on the etag just read keeps a
-        // concurrent user edit from being overwritten (412 → ConcurrencyError → the app re-reads and re-plans).
-        const current = await this.getOne(mailbox, ref);
-        // Our own read already shows an edit since the caller's: refuse here rather than rely on Outlook's honouring
-        // of If-Match, which is UNCONFIRMED (§8).
-        if (expected !== null && current.changeKey !== expected) {
-          throw new ConcurrencyError(`item changed since it was read (changeKey ${current.changeKey ?? 'none'}, expected ${expected})`);
-        }
-        categories ??= stringArray(current.data.categories);
-        const etag = current.data['@odata.etag'];
-        condition ??= typeof etag === 'string' ? etag : null;
-        links = linkedResourceSchema.array().safeParse(current.data.linkedResources ?? []).data ?? [];
-      }
-      patch.categories = withCategory(categories, tracking.categoryName, tracking.category);
-      if (ref.kind !== 'task') {
-        // §3.2: no documented way to delete an extended property; untracked is Tracked=false, unlinked is CrmId=''.
-        patch.singleValueExtendedProperties = upsertProperties(patch.singleValueExtendedProperties, [
-          { id: this.ids.tracked, value: tracking.marker ? 'true' : 'false' },
-          { id: this.ids.crmId, value: tracking.crmId ?? '' },
-        ]);
-      }
+    if (needsUpkeepRead(plan)) {
+      const current = await this.getOne(mailbox, ref);
+      absorbUpkeepRead(plan, current);
+      links = linkedResourceSchema.array().safeParse(current.data.linkedResources ?? []).data ?? [];
     }
-    if (Object.keys(patch).length > 0) {
-      await this.send(mailbox, 'PATCH', this.itemUrl(mailbox, ref, false), ref.kind, patch, condition);
+    this.completePatch(plan);
+    if (Object.keys(plan.patch).length > 0) {
+      await this.send(mailbox, 'PATCH', this.itemUrl(mailbox, ref, false), ref.kind, plan.patch, plan.condition);
     }
     if (tracking && ref.kind === 'task') await this.upkeepTaskLink(mailbox, ref, links, tracking.crmId);
     // The PATCH response lacks the extended properties (§3.2); read back so the caller sees what is stored.
     return this.getOne(mailbox, ref);
+  }
+
+  /** The tracking upkeep of a planned update, once its categories are known (from the write or the upkeep read). */
+  private completePatch(plan: UpdatePlan): void {
+    const tracking = plan.tracking;
+    if (!tracking) return;
+    plan.patch.categories = withCategory(plan.categories ?? [], tracking.categoryName, tracking.category);
+    if (plan.ref.kind !== 'task') {
+      // §3.2: no documented way to delete an extended property; untracked is Tracked=false, unlinked is CrmId=''.
+      plan.patch.singleValueExtendedProperties = upsertProperties(plan.patch.singleValueExtendedProperties, [
+        { id: this.ids.tracked, value: tracking.marker ? 'true' : 'false' },
+        { id: this.ids.crmId, value: tracking.crmId ?? '' },
+      ]);
+    }
+  }
+
+  /**
+   * updateItem's three steps for many items, each step one `$batch` per 20 items (§5.3): the upkeep reads, the PATCHes
+   * (each with its own If-Match), the read-backs. An item fails at the step that refuses it and takes no further step.
+   * An item updated twice in one call gets its second update in a later round, after the first one's read-back: the
+   * sub-requests of one batch run in any order (§5.3), so one batch never holds two writes of one item.
+   * A To Do task with tracking upkeep takes the single path (its linkedResources requests, whose POST must not be
+   * re-sent after a 503/504, §9.2, do not fit the batch loop's retries).
+   * Only an AuthError (a 401/403, of the envelope or of a sub-request) fails the whole call; a sub-request still
+   * throttled after the retries, or a batch whose envelope failed, fails its items alone (TransientError, or the
+   * envelope's error), so the results of writes that landed are never lost in a thrown error.
+   */
+  async updateItems(mailbox: string, updates: readonly OutlookUpdate[]): Promise<OutlookUpdateResult[]> {
+    return this.budgeted(async () => {
+      const results = new Map<number, OutlookUpdateResult>();
+      for (const round of updateRounds(updates)) {
+        const single = round.filter((index) => updates[index]?.tracking && updates[index]?.ref.kind === 'task');
+        await this.updateBatched(
+          mailbox,
+          round.filter((index) => !single.includes(index)),
+          updates,
+          results,
+        );
+        for (const index of single) {
+          const update = updates[index] as OutlookUpdate;
+          results.set(index, await settleAlone(() => this.update(mailbox, update.ref, update.write, update.tracking, update.ifMatch)));
+        }
+      }
+      return updates.map((_, index) => results.get(index) ?? { ok: false, error: new InvariantError(`update ${index} was not run`) });
+    });
+  }
+
+  private async updateBatched(mailbox: string, indices: readonly number[], updates: readonly OutlookUpdate[], results: Map<number, OutlookUpdateResult>): Promise<void> {
+    const plans = new Map<number, UpdatePlan>();
+    for (const index of indices) plans.set(index, planUpdate(updates[index] as OutlookUpdate));
+    const fail = (index: number, error: Error): void => {
+      results.set(index, { ok: false, error });
+      plans.delete(index);
+    };
+
+    // §4 read-modify-write of categories: the upkeep reads first.
+    const reading = [...plans].filter(([, plan]) => needsUpkeepRead(plan));
+    const current = await this.readItems(mailbox, reading.map(([, plan]) => plan.ref));
+    reading.forEach(([index, plan], position) => {
+      const read = current[position] as OutlookUpdateResult;
+      if (!read.ok) return fail(index, read.error);
+      try {
+        absorbUpkeepRead(plan, read.item);
+      } catch (error) {
+        fail(index, translateGraphError(error));
+      }
+    });
+
+    const writing: [number, UpdatePlan][] = [];
+    for (const [index, plan] of plans) {
+      this.completePatch(plan);
+      if (Object.keys(plan.patch).length > 0) writing.push([index, plan]);
+    }
+    for (let i = 0; i < writing.length; i += BATCH_LIMIT) {
+      const chunk = writing.slice(i, i + BATCH_LIMIT);
+      const outcomes = await this.sendChunk(
+        mailbox,
+        chunk.map(([, plan]) => ({ method: 'PATCH', url: this.itemUrl(mailbox, plan.ref, false), kind: plan.ref.kind, body: plan.patch, ifMatch: plan.condition })),
+      );
+      chunk.forEach(([index], position) => {
+        const error = outcomes[position]?.error;
+        if (error) fail(index, error);
+      });
+    }
+
+    // The PATCH responses lack the extended properties (§3.2): read back what is stored.
+    const written = [...plans.keys()];
+    const stored = await this.readItems(mailbox, written.map((index) => (plans.get(index) as UpdatePlan).ref));
+    written.forEach((index, position) => results.set(index, stored[position] as OutlookUpdateResult));
+  }
+
+  /**
+   * One `$batch` of updateItems: per sub-request its reply and the error the single request would have thrown for it.
+   * An envelope that fails beyond the retries fails the chunk's items alone (another chunk's writes may have landed:
+   * they keep their results); only an AuthError fails the whole call.
+   */
+  private async sendChunk(mailbox: string, requests: readonly BatchSubRequest[]): Promise<{ reply: BatchSubReply | undefined; error: Error | null }[]> {
+    try {
+      const { replies, unsettled } = await this.sendBatch(mailbox, requests);
+      const now = this.retry.now();
+      return requests.map((_, position) => ({ reply: replies[position], error: subRequestError(replies[position], unsettled, now) }));
+    } catch (error) {
+      const translated = translateGraphError(error);
+      if (translated instanceof AuthError) throw translated;
+      return requests.map(() => ({ reply: undefined, error: translated }));
+    }
+  }
+
+  /** getOne for many items, in `$batch`es of ≤ 20: each item read or failed with the error getOne would throw. */
+  private async readItems(mailbox: string, refs: readonly ItemRef[]): Promise<OutlookUpdateResult[]> {
+    const out: OutlookUpdateResult[] = [];
+    for (let i = 0; i < refs.length; i += BATCH_LIMIT) {
+      const chunk = refs.slice(i, i + BATCH_LIMIT);
+      const outcomes = await this.sendChunk(
+        mailbox,
+        chunk.map((ref) => ({ method: 'GET', url: this.itemUrl(mailbox, ref, true), kind: ref.kind })),
+      );
+      chunk.forEach((ref, position) => {
+        const outcome = outcomes[position];
+        if (!outcome || outcome.error) {
+          out.push({ ok: false, error: outcome?.error ?? new InvariantError('no outcome for a $batch sub-request') });
+          return;
+        }
+        try {
+          out.push({ ok: true, item: this.parseItem(mailbox, ref.kind, ref.container, outcome.reply?.body) });
+        } catch (parseError) {
+          out.push({ ok: false, error: translateGraphError(parseError) });
+        }
+      });
+    }
+    return out;
   }
 
   private async upkeepTaskLink(mailbox: string, ref: ItemRef, links: LinkedResource[], crmId: string | null): Promise<void> {
@@ -745,6 +914,78 @@ export class GraphMailboxSource implements MailboxSource {
 export function transactionIdFor(mailbox: string, crmId: string): string {
   const hex = createHash('sha256').update(`${mailbox.toLowerCase()}\n${crmId.toLowerCase()}`).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+function planUpdate(update: OutlookUpdate): UpdatePlan {
+  // §8: `@odata.etag` is W/"<changeKey>" (To Do tasks: an etag without a changeKey property; OutlookItem.changeKey
+  // holds its value), so the caller's version is sent in that form.
+  const expected = update.ifMatch ? changeKeyFromEtag(update.ifMatch) : null;
+  const patch: JsonObject = update.write ? { ...update.write.data } : {};
+  return {
+    ref: update.ref,
+    tracking: update.tracking,
+    expected,
+    condition: expected === null ? null : `W/"${expected}"`,
+    patch,
+    categories: Array.isArray(patch.categories) ? stringArray(patch.categories) : null,
+  };
+}
+
+/**
+ * §4: PATCH replaces the categories array, so tracking upkeep without categories in the write reads them first (and a
+ * task always, for its linkedResources); If-Match on the etag just read keeps a concurrent user edit from being
+ * overwritten (412 → ConcurrencyError → the app re-reads and re-plans).
+ */
+function needsUpkeepRead(plan: UpdatePlan): boolean {
+  return plan.tracking !== null && (plan.categories === null || plan.ref.kind === 'task');
+}
+
+function absorbUpkeepRead(plan: UpdatePlan, current: OutlookItem): void {
+  // Our own read already shows an edit since the caller's: refuse here rather than rely on Outlook's honouring of
+  // If-Match, which is UNCONFIRMED (§8).
+  if (plan.expected !== null && current.changeKey !== plan.expected) {
+    throw new ConcurrencyError(`item changed since it was read (changeKey ${current.changeKey ?? 'none'}, expected ${plan.expected})`);
+  }
+  plan.categories ??= stringArray(current.data.categories);
+  const etag = current.data['@odata.etag'];
+  plan.condition ??= typeof etag === 'string' ? etag : null;
+}
+
+/** Indices of `updates` in rounds where each item appears at most once, its updates in the caller's order. */
+function updateRounds(updates: readonly OutlookUpdate[]): number[][] {
+  const seen = new Map<string, number>();
+  const rounds: number[][] = [];
+  updates.forEach((update, index) => {
+    // Graph ids are case-sensitive (§8).
+    const round = seen.get(update.ref.id) ?? 0;
+    seen.set(update.ref.id, round + 1);
+    (rounds[round] ??= []).push(index);
+  });
+  return rounds;
+}
+
+/** One update on the single path, its failure as its result; an AuthError fails the whole call (as in a `$batch`). */
+async function settleAlone(run: () => Promise<OutlookItem>): Promise<OutlookUpdateResult> {
+  try {
+    return { ok: true, item: await run() };
+  } catch (error) {
+    if (error instanceof AuthError) throw error;
+    return { ok: false, error: translateGraphError(error) };
+  }
+}
+
+/**
+ * The error the single request would have thrown for this sub-reply (errors.ts, as translateGraphError maps a
+ * GraphError: 404 → ItemRejectedError `graph-404-…`, 412 → ConcurrencyError, 5xx and still-throttled 429 →
+ * TransientError with Retry-After), or null for a success.
+ */
+function subRequestError(reply: BatchSubReply | undefined, unsettled: { attempts: number; retryAfterMs: number | null } | null, now: number): Error | null {
+  if (reply === undefined) {
+    return new TransientError(`$batch sub-request unanswered after ${unsettled?.attempts ?? 1} attempts`, unsettled?.retryAfterMs ?? null);
+  }
+  if (reply.status >= 200 && reply.status < 300) return null;
+  const { code, message } = errorOf(reply.body);
+  return errorForStatus(reply.status, code, message, parseRetryAfter(headerValue(reply.headers, 'Retry-After'), now));
 }
 
 function enc(value: string): string {

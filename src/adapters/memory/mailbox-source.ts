@@ -14,8 +14,8 @@
 // the service.
 import type { ItemKind, JsonObject, JsonValue, OutlookItem, OutlookWrite } from '../../core/model';
 import type { TrackingUpkeep } from '../../core/plan';
-import { ConcurrencyError, InvariantError, ItemRejectedError, ResyncRequiredError } from '../../ports/errors';
-import type { DeltaEntry, DeltaPage, ItemFailure, ItemRef, MailboxSource, StreamRef } from '../../ports/mailbox-source';
+import { AuthError, ConcurrencyError, InvariantError, ItemRejectedError, ResyncRequiredError } from '../../ports/errors';
+import type { DeltaEntry, DeltaPage, ItemFailure, ItemRef, MailboxSource, OutlookUpdate, OutlookUpdateResult, StreamRef } from '../../ports/mailbox-source';
 import { expandedPropertyIds, samePropertyId, trackingPropertyIds, type TrackingPropertyIds } from '../graph/extended-properties';
 import { hasCategory, mailboxStreams, productLink, propertyValue, toDeltaEntry, toOutlookItem, withCategory, type TrackingVocabulary } from '../graph/outlook-item';
 import { changeKeyFromEtag, linkedResourceSchema } from '../graph/schemas';
@@ -241,6 +241,44 @@ export class MemoryMailboxSource implements MailboxSource {
   ): Promise<OutlookItem> {
     const box = this.enter(mailbox, 'updateItem');
     box.requests += 1;
+    return this.applyUpdate(box, ref, write, tracking, ifMatch);
+  }
+
+  /**
+   * Each update as updateItem would apply it, in order, each succeeding or failing alone; a fault injected for
+   * `updateItem` fails the update it falls on (an injected AuthError fails the whole call, as a 401/403 sub-response
+   * does in the Graph adapter), one for `updateItems` the whole call. Requests: one `$batch` per 20 updates, and an item
+   * updated twice goes in a later batch (the sub-requests of one batch run in any order, graph-behaviour.md §5.3).
+   */
+  async updateItems(mailbox: string, updates: readonly OutlookUpdate[]): Promise<OutlookUpdateResult[]> {
+    const box = this.enter(mailbox, 'updateItems');
+    const rounds = new Map<string, number>();
+    const perRound: number[] = [];
+    for (const update of updates) {
+      const round = rounds.get(update.ref.id) ?? 0;
+      rounds.set(update.ref.id, round + 1);
+      perRound[round] = (perRound[round] ?? 0) + 1;
+    }
+    box.requests += perRound.reduce((sum, n) => sum + Math.ceil(n / 20), 0);
+    return updates.map((update): OutlookUpdateResult => {
+      try {
+        const fault = this.takeFault(box, 'updateItem');
+        if (fault) throw fault;
+        return { ok: true, item: this.applyUpdate(box, update.ref, update.write, update.tracking, update.ifMatch) };
+      } catch (error) {
+        if (error instanceof AuthError) throw error;
+        return { ok: false, error: error instanceof Error ? error : new Error(String(error)) };
+      }
+    });
+  }
+
+  private applyUpdate(
+    box: FakeMailbox,
+    ref: ItemRef,
+    write: OutlookWrite | null,
+    tracking: (TrackingUpkeep & { categoryName: string }) | null,
+    ifMatch?: string | null,
+  ): OutlookItem {
     const item = this.addressed(box, ref);
     if (!item) throw new ItemRejectedError('graph-404-ErrorItemNotFound', 'The specified object was not found in the store.');
     if (ifMatch && this.honourIfMatch && changeKeyFromEtag(ifMatch) !== currentChangeKey(item)) {
@@ -359,7 +397,7 @@ export class MemoryMailboxSource implements MailboxSource {
       .map((i) => structuredClone(i));
   }
 
-  /** Simulated Graph requests: one per delta page, per 20 hydrated items, per write. */
+  /** Simulated Graph requests: one per delta page, per 20 hydrated items, per write, per 20 batched updates. */
   requestCount(mailbox: string): number {
     return this.box(mailbox).requests;
   }
@@ -391,10 +429,13 @@ export class MemoryMailboxSource implements MailboxSource {
 
   private enter(mailbox: string, operation: Operation): FakeMailbox {
     const box = this.box(mailbox);
-    const queued = box.faults.get(operation);
-    const fault = queued?.shift();
+    const fault = this.takeFault(box, operation);
     if (fault) throw fault;
     return box;
+  }
+
+  private takeFault(box: FakeMailbox, operation: Operation): Error | undefined {
+    return box.faults.get(operation)?.shift();
   }
 
   private vocabulary(box: FakeMailbox): TrackingVocabulary {

@@ -111,6 +111,18 @@ describe('Graph adapter requests fit the Graph OpenAPI description', () => {
     await h.source.updateItem(h.mailbox, task, { data: { title: 'Send the signed offer' } }, { marker: true, category: true, crmId: 'crm-task-2', categoryName: h.categoryName });
     await h.source.updateItem(h.mailbox, task, null, { marker: false, category: false, crmId: null, categoryName: h.categoryName });
 
+    // updateItems: upkeep reads, PATCHes (body, Content-Type, If-Match per sub-request) and read-backs in $batch
+    // (graph-behaviour.md §5.3), each sub-request checked against the description of its own path.
+    const readContact = (await h.source.getItems(h.mailbox, [contact])).get(contact.id);
+    const batched = await h.source.updateItems(h.mailbox, [
+      { ref: contact, write: { data: { jobTitle: 'Admiral' } }, tracking: { marker: true, category: true, crmId: 'crm-contact-3', categoryName: h.categoryName }, ifMatch: readContact?.changeKey ?? null },
+      { ref: event, write: { data: { subject: 'Kick-off (batched)' } }, tracking: null },
+      { ref: refs[0] as ItemRef, write: null, tracking: { marker: true, category: true, crmId: 'crm-contact-4', categoryName: h.categoryName } },
+      { ref: task, write: { data: { title: 'Send the offer today' } }, tracking: null },
+    ]);
+    expect(batched.map((r) => r.ok)).toEqual([true, true, true, true]);
+    expect(h.graphRequests.some((r) => r.against === 'POST /$batch' && (r.body ?? '').includes('"If-Match"') && (r.body ?? '').includes('"PATCH"'))).toBe(true);
+
     for (const ref of created.values()) await h.source.deleteItem(h.mailbox, ref);
 
     // A mailbox with no contact: the default folder is learnt from /contactFolders, else the /contacts/delta alias

@@ -6,7 +6,7 @@ import { DEFAULT_PRODUCT_GUID } from '../../../src/core/mappings/extended-proper
 import type { Clock } from '../../../src/ports/clock';
 import type { CrmChangePage, CrmConnector, CrmUser, CrmWriteOp, CrmWriteOptions, CrmWriteResult } from '../../../src/ports/crm-connector';
 import type { LogFields, Logger } from '../../../src/ports/logger';
-import type { DeltaPage, ItemRef, MailboxSource, StreamRef } from '../../../src/ports/mailbox-source';
+import type { DeltaPage, ItemRef, MailboxSource, OutlookUpdate, OutlookUpdateResult, StreamRef } from '../../../src/ports/mailbox-source';
 import { ItemRejectedError } from '../../../src/ports/errors';
 import type { ChangeRecord, ChangeRow, CommitResult, CommitUnit, Lease, RunSummary, StateStore } from '../../../src/ports/state-store';
 import { InMemoryCrmConnector } from '../../../src/adapters/memory/crm-connector';
@@ -155,6 +155,36 @@ export class CountingMailboxSource implements MailboxSource {
   }
   /** Every updateItem call, in order: whether it wrote fields, and the If-Match it carried. */
   readonly updateCalls: { ref: ItemRef; fields: boolean; ifMatch: string | null }[] = [];
+  /** Sizes of the updateItems calls, in order. */
+  readonly updateBatchSizes: number[] = [];
+
+  /**
+   * Without a crash point, the inner source's own batch; with one, the updates go one by one and the crash cuts the
+   * batch short after its Nth write, as a `$batch` that died half-processed would.
+   */
+  async updateItems(mailbox: string, updates: readonly OutlookUpdate[]): Promise<OutlookUpdateResult[]> {
+    this.writes.check();
+    this.updateBatchSizes.push(updates.length);
+    if (this.writes.crashArmed) {
+      const results: OutlookUpdateResult[] = [];
+      for (const update of updates) {
+        try {
+          results.push({ ok: true, item: await this.updateItem(mailbox, update.ref, update.write, update.tracking, update.ifMatch) });
+        } catch (error) {
+          if (error instanceof SimulatedCrash) throw error;
+          results.push({ ok: false, error: error instanceof Error ? error : new Error(String(error)) });
+        }
+      }
+      return results;
+    }
+    const race = this.beforeNextUpdate;
+    this.beforeNextUpdate = null;
+    if (updates[0]) race?.(updates[0].ref);
+    for (const update of updates) this.updateCalls.push({ ref: update.ref, fields: update.write !== null, ifMatch: update.ifMatch ?? null });
+    const results = await this.inner.updateItems(mailbox, updates);
+    for (const result of results) if (result.ok) this.writes.written('outlook.update');
+    return results;
+  }
 
   async deleteItem(mailbox: string, ref: ItemRef): Promise<void> {
     this.writes.check();

@@ -194,7 +194,8 @@ export class DeleteInCrm extends ItemCommand {
 
 export class Untrack extends ItemCommand {
   accept(item: ModelItem): boolean {
-    return live('o')(item) && item.tracked && !(steerAroundHalfLink(this.avoid, item));
+    const markerLeft = this.avoid.relinkMarkerLeft && item.relinkUncommitted === true;
+    return live('o')(item) && item.tracked && !steerAroundHalfLink(this.avoid, item) && !markerLeft;
   }
   act(item: ModelItem, runner: Runner): void {
     runner.world.setTracked(item, false);

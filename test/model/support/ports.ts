@@ -5,7 +5,7 @@ import type { CrmRecord, CrmWrite, ItemKind, MappingRow, OutlookItem, OutlookWri
 import type { TrackingUpkeep } from '../../../src/core/plan';
 import type { CrmChangePage, CrmConnector, CrmUser, CrmWriteOp, CrmWriteOptions, CrmWriteResult } from '../../../src/ports/crm-connector';
 import { TransientError } from '../../../src/ports/errors';
-import type { DeltaEntry, DeltaPage, ItemRef, MailboxSource, StreamRef } from '../../../src/ports/mailbox-source';
+import type { DeltaEntry, DeltaPage, ItemRef, MailboxSource, OutlookUpdate, OutlookUpdateResult, StreamRef } from '../../../src/ports/mailbox-source';
 import type { ChangeRecord, ChangeRow, CommitResult, CommitUnit, Lease, RunSummary, StateStore } from '../../../src/ports/state-store';
 import type { InMemoryCrmConnector } from '../../../src/adapters/memory/crm-connector';
 import type { MemoryMailboxSource } from '../../../src/adapters/memory/mailbox-source';
@@ -133,6 +133,19 @@ export class ModelMailbox implements MailboxSource {
       }
     }
     return this.relocated(await this.inner.updateItem(mailbox, ref, write, tracking));
+  }
+
+  /** Throttled as one request (a 429 answers the whole `$batch`), audited update by update, If-Match left out as above. */
+  async updateItems(mailbox: string, updates: readonly OutlookUpdate[]): Promise<OutlookUpdateResult[]> {
+    this.throttle.check();
+    for (const { ref, write, tracking } of updates) {
+      const before = this.inner.snapshot(this.mailbox).find((item) => item.id === ref.id);
+      if (before && !this.hasCategory(before.data.categories) && (write !== null || tracking?.category === true || tracking?.marker === true)) {
+        this.audit.flag(`outlook write to untracked ${ref.kind} ${ref.id}: ${JSON.stringify({ write: write?.data ?? null, tracking })}`);
+      }
+    }
+    const results = await this.inner.updateItems(mailbox, updates.map(({ ifMatch: _ignored, ...update }) => update));
+    return results.map((result) => (result.ok ? { ok: true, item: this.relocated(result.item) } : result));
   }
 
   async deleteItem(mailbox: string, ref: ItemRef): Promise<void> {

@@ -80,6 +80,79 @@ describe('Graph simulator: $batch', () => {
     expect(second).toMatchObject({ id: '2', status: 424 });
   });
 
+  describe('PATCH sub-requests (what MailboxSource.updateItems sends)', () => {
+    const contact = async (givenName: string) => {
+      const created = await t.call('POST', `users/${UPN}/contacts`, { body: { givenName } });
+      return { id: String(created.body['id']), etag: String(created.body['@odata.etag']) };
+    };
+    const patch = (id: string, requestId: string, body: JsonRecord, ifMatch?: string) => ({
+      id: requestId,
+      method: 'PATCH',
+      url: `/users/${UPN}/contacts/${encodeURIComponent(id)}`,
+      // §5.3: headers are required when a body is present and must include Content-Type.
+      headers: { 'Content-Type': 'application/json', ...(ifMatch ? { 'If-Match': ifMatch } : {}) },
+      body,
+    });
+
+    it('each writes its body under its own If-Match; a stale one gets 412 ErrorIrresolvableConflict as outside a batch (§5.3, §8)', async () => {
+      const fresh = await contact('Fresh');
+      const stale = await contact('Stale');
+      // A user edit after our read: `stale.etag` is no longer the item's version.
+      await t.call('PATCH', `users/${UPN}/contacts/${encodeURIComponent(stale.id)}`, { body: { jobTitle: 'Edited by the user' } });
+      const validatedBefore = t.validated();
+      const res = await t.call('POST', '$batch', {
+        body: { requests: [patch(fresh.id, '1', { jobTitle: 'CEO' }, fresh.etag), patch(stale.id, '2', { jobTitle: 'CTO' }, stale.etag), patch(fresh.id.replace(/.$/, 'x'), '3', { jobTitle: 'x' })] },
+      });
+      expect(res.status).toBe(200);
+      // Every sub-response went through the OpenAPI check of its own route (the 412 and 404 against the error shape).
+      expect(t.validated() - validatedBefore).toBe(3);
+      const byId = new Map(responses(res.body).map((r) => [String(r['id']), r]));
+      expect(byId.get('1')).toMatchObject({ status: 200, body: { jobTitle: 'CEO' } });
+      expect((byId.get('1')?.['body'] as JsonRecord)['@odata.etag']).not.toBe(fresh.etag);
+      expect(byId.get('2')).toMatchObject({ status: 412, headers: { 'Content-Type': 'application/json' } });
+      expect(((byId.get('2')?.['body'] as JsonRecord)['error'] as JsonRecord)['code']).toBe('ErrorIrresolvableConflict');
+      expect(byId.get('3')).toMatchObject({ status: 404 });
+      // The refused write left the user's edit; the same request outside a batch is refused the same way.
+      expect((await t.call('GET', `users/${UPN}/contacts/${encodeURIComponent(stale.id)}`)).body).toMatchObject({ jobTitle: 'Edited by the user' });
+      const direct = await t.call('PATCH', `users/${UPN}/contacts/${encodeURIComponent(stale.id)}`, { body: { jobTitle: 'CTO' }, headers: { 'If-Match': stale.etag } });
+      expect(direct.status).toBe(412);
+      expect((direct.body['error'] as JsonRecord)['code']).toBe('ErrorIrresolvableConflict');
+      expect(t.sim.requestLog.count({ mailbox: UPN, method: 'PATCH', viaBatch: true })).toBe(3);
+      expect(t.sim.requestLog.count({ mailbox: UPN, method: 'PATCH', viaBatch: true, status: 412 })).toBe(1);
+    });
+
+    it('the SDK builds the same PATCH sub-requests (BatchRequestContent keeps body and headers, §9.5)', async () => {
+      const item = await contact('Sdk');
+      const url = `${t.sim.baseUrl}v1.0/users/${UPN}/contacts/${encodeURIComponent(item.id)}`;
+      const content = new BatchRequestContent([
+        {
+          id: '1',
+          request: new Request(url, { method: 'PATCH', headers: { 'Content-Type': 'application/json', 'If-Match': item.etag }, body: JSON.stringify({ jobTitle: 'Lead' }) }),
+        },
+      ]);
+      const parsed = new BatchResponseContent((await t.sdk().api('/$batch').post(await content.getContent())) as never);
+      expect(parsed.getResponseById('1').status).toBe(200);
+      expect((await t.call('GET', `users/${UPN}/contacts/${encodeURIComponent(item.id)}`)).body).toMatchObject({ jobTitle: 'Lead' });
+    });
+
+    it('with the enforceIfMatch knob off (Outlook honouring If-Match is UNCONFIRMED, §8) a stale version writes', async () => {
+      const item = await contact('Loose');
+      await t.call('PATCH', `users/${UPN}/contacts/${encodeURIComponent(item.id)}`, { body: { jobTitle: 'Edited' } });
+      t.sim.knobs.enforceIfMatch = false;
+      const res = await t.call('POST', '$batch', { body: { requests: [patch(item.id, '1', { jobTitle: 'Ours' }, item.etag)] } });
+      expect(responses(res.body)[0]).toMatchObject({ status: 200, body: { jobTitle: 'Ours' } });
+    });
+
+    it('a sub-request with a body but no Content-Type fails the whole batch with 400, nothing written (§5.3)', async () => {
+      const item = await contact('Bare');
+      const res = await t.call('POST', '$batch', {
+        body: { requests: [patch(item.id, '1', { jobTitle: 'A' }), { id: '2', method: 'PATCH', url: `/users/${UPN}/contacts/${encodeURIComponent(item.id)}`, body: { jobTitle: 'B' } }] },
+      });
+      expect(res.status).toBe(400);
+      expect((await t.call('GET', `users/${UPN}/contacts/${encodeURIComponent(item.id)}`)).body['jobTitle'] ?? null).toBeNull();
+    });
+  });
+
   it('shuffles the response order when the knob is on (§5.3 "might appear in a different order")', async () => {
     const requests = Array.from({ length: 20 }, (_, i) => ({ id: String(i), method: 'GET', url: `/users/${UPN}` }));
     const inOrder = await t.call('POST', '$batch', { body: { requests } });

@@ -1,6 +1,7 @@
-// Issue 4 ("`$batch` for writes") as the cycle uses it: the CRM writes of the items planned together go to the connector
-// in one writeBatch call (DESIGN.md §10: the floor counts ⌈writes/20⌉ CRM write requests), and each write still
-// succeeds or fails on its own (dataverse-behaviour.md §2.6: one change set per write, continue-on-error).
+// Issue 4 ("`$batch` for writes") as the cycle uses it, and its Outlook twin: the CRM writes of the items planned
+// together go to the connector in one writeBatch call, the Outlook updates after them in one updateItems call
+// (DESIGN.md §10: the floor counts ⌈writes/20⌉ write requests per side), and each write still succeeds or fails on
+// its own (dataverse-behaviour.md §2.6: one change set per write, continue-on-error; graph-behaviour.md §5.3).
 import { AuthError, ItemRejectedError } from '../../src/ports/errors';
 import { crmContact, taggedContact } from './support/fixtures';
 import { MAILBOX, World } from './support/world';
@@ -10,6 +11,53 @@ function trackContacts(world: World, count: number): string[] {
     world.outlook.userCreate(MAILBOX, 'contact', 'contacts', taggedContact(`Given${n}`, `Surname${n}`, `person${n}@example.org`)),
   );
 }
+
+describe('runMailboxCycle: Outlook updates in batches', () => {
+  it('stamps the five new CRM records on their Outlook items in one updateItems call', async () => {
+    const world = new World();
+    trackContacts(world, 5);
+    await world.cycle();
+
+    expect(world.mailboxSource.updateBatchSizes).toEqual([5]);
+    expect(world.writes.serviceWrites()).toEqual({ 'crm.create': 5, 'outlook.update': 5 });
+    const records = new Set(world.crm.all('contact').map((r) => r.id));
+    for (const mapping of await world.mappings('contact')) expect(records.has(mapping.crmId ?? '')).toBe(true);
+  });
+
+  it('brings three CRM edits to Outlook in one updateItems call, with no CRM write', async () => {
+    const world = new World();
+    const ids = [crmContact(world, 'Ada', 'A', 'ada@example.org'), crmContact(world, 'Bea', 'B', 'bea@example.org'), crmContact(world, 'Cy', 'C', 'cy@example.org')];
+    await world.cycle();
+    await world.cycle();
+    for (const id of ids) world.crm.userEdit('contact', id, { jobtitle: `Title of ${id}` });
+    await world.cycle();
+
+    expect(world.mailboxSource.updateBatchSizes).toEqual([3]);
+    expect(world.countingCrm.batchSizes).toEqual([]);
+    expect(world.writes.serviceWrites()).toEqual({ 'outlook.update': 3 });
+    expect(world.outlook.snapshot(MAILBOX, 'contact').map((c) => c.data.jobTitle).sort()).toEqual(ids.map((id) => `Title of ${id}`).sort());
+  });
+
+  it('an Outlook update that meets a user edit fails alone (ConcurrencyError) and is re-planned in the same cycle', async () => {
+    const world = new World();
+    const ids = [crmContact(world, 'Ada', 'A', 'ada@example.org'), crmContact(world, 'Bea', 'B', 'bea@example.org')];
+    await world.cycle();
+    await world.cycle();
+    for (const id of ids) world.crm.userEdit('contact', id, { jobtitle: 'From the CRM' });
+    const deps = world.deps();
+    // The user edits another field of the first item between our read and our batched write.
+    world.mailboxSource.beforeNextUpdate = (ref) => world.outlook.userEdit(MAILBOX, ref.id, { department: 'Edited in Outlook' });
+    const summary = await world.cycle({ deps });
+
+    expect(summary.failures).toEqual([]);
+    expect(world.mailboxSource.updateBatchSizes).toEqual([2]);
+    const contacts = world.outlook.snapshot(MAILBOX, 'contact');
+    expect(contacts.map((c) => c.data.jobTitle)).toEqual(['From the CRM', 'From the CRM']);
+    // Both edits survive: the user's Outlook edit went to the CRM after the re-plan.
+    expect(contacts.filter((c) => c.data.department === 'Edited in Outlook')).toHaveLength(1);
+    expect(world.crm.all('contact').filter((r) => r.data.department === 'Edited in Outlook')).toHaveLength(1);
+  });
+});
 
 describe('runMailboxCycle: CRM writes in batches', () => {
   it('creates the records of five tracked Outlook contacts in one batch, links all five, and the next cycle writes nothing', async () => {
@@ -113,7 +161,7 @@ describe('runMailboxCycle: CRM writes in batches', () => {
   });
 
   // Found in review: a fatal error on the first item stops the run with the batch's other creates made but neither
-  // stamped nor linked. Each create is marked on its pendingCreate row right after the batch (crm-batch.ts
+  // stamped nor linked. Each create is marked on its pendingCreate row right after the batch (batch-writes.ts
   // markCreated), so a record the user then deletes in the CRM, with the CRM cursor expired, is not created again.
   it('after a fatal Outlook error on the first item, a record the user then deletes in the CRM is not created again', async () => {
     const world = new World();

@@ -1,18 +1,21 @@
-// The CRM writes of a batch of planned items go to the connector together (CrmConnector.writeBatch: one Dataverse
-// `$batch` per 20 writes, dataverse-behaviour.md §2.6), so the CRM side of a cycle costs ⌈writes/20⌉ requests rather
-// than one per item (DESIGN.md §10). Each item then finishes on its own (execute.ts), with the result of its CRM write
-// in place of making it: its Outlook writes and its commit come after, as they would.
+// The writes of a batch of planned items go out together: first their CRM writes (CrmConnector.writeBatch: one
+// Dataverse `$batch` per 20 writes, dataverse-behaviour.md §2.6), then the Outlook updates that follow them
+// (MailboxSource.updateItems: Graph `$batch`es, graph-behaviour.md §5.3), so a cycle costs about ⌈writes/20⌉ requests
+// per side rather than one or more per item (DESIGN.md §10). Each item then finishes on its own (execute.ts), with
+// the results of those writes in place of making them: its other writes and its commit come after, as they would.
 //
-// Why this keeps the crash guarantees of DESIGN.md §4: within an item, the CRM write keeps its place (CRM create
-// before the Outlook stamp, CRM update before the Outlook update, CRM delete of a plan with no Outlook write). Only the
-// order across items changes: several items' CRM writes land before the first item commits. A crash then leaves each
-// of them where a crash right after its own CRM write would: a create behind its pendingCreate row (committed before
-// the batch), an update or delete that the rerun re-reads and re-plans from the unchanged baseline.
+// Why this keeps the crash guarantees of DESIGN.md §4: within an item, every write keeps its place (CRM create before
+// the Outlook stamp, CRM update before the Outlook update, a CRM delete only in a plan with no Outlook write); a
+// write goes ahead only when everything before it in its item did. Only the order across items changes: several
+// items' writes land before the first item commits. A crash then leaves each of them where a crash after its own
+// writes would: a create behind its pendingCreate row (committed before the batch, marked created after it), an
+// update the rerun re-reads and re-plans from the unchanged baseline, finding both sides already agreeing.
 import type { MappingRow } from '../core/model';
 import type { Plan } from '../core/plan';
 import type { CrmWriteOp, CrmWriteResult } from '../ports/crm-connector';
 import { ItemRejectedError } from '../ports/errors';
-import { commitPendingCreate } from './execute';
+import type { OutlookUpdate, OutlookUpdateResult } from '../ports/mailbox-source';
+import { commitPendingCreate, outlookUpdateOf } from './execute';
 import type { Slot } from './hydrate';
 import type { RunContext } from './run-context';
 
@@ -137,6 +140,48 @@ async function markCreated(ctx: RunContext, entries: readonly { item: BatchableI
   } catch (error) {
     ctx.deps.logger.warn('could not mark pendingCreate rows as created', { reason: asError(error).message });
   }
+}
+
+/**
+ * The Outlook update of each item that may go ahead now: a plan with no Outlook create or delete and no CRM delete,
+ * whose CRM write (if any) went ahead and succeeded — its stamp needs the created id, and an item whose CRM write
+ * failed stops there. Two or more go in one updateItems call; a single one the item makes itself.
+ */
+export async function writeOutlookInBatch(
+  ctx: RunContext,
+  items: readonly BatchableItem[],
+  crmDone: ReadonlyMap<BatchableItem, CrmWriteDone>,
+): Promise<Map<BatchableItem, OutlookUpdateResult>> {
+  const done = new Map<BatchableItem, OutlookUpdateResult>();
+  const queued: { item: BatchableItem; update: OutlookUpdate }[] = [];
+  for (const item of items) {
+    const { slot, plan } = item;
+    if (plan.outlook.type === 'create' || plan.outlook.type === 'delete' || plan.crm.type === 'delete') continue;
+    const crm = crmDone.get(item);
+    if (plan.crm.type !== 'none' && !crm?.result.ok) continue;
+    const createdCrmId = plan.crm.type === 'create' && crm?.result.ok ? (crm.result.record?.id ?? null) : null;
+    let update: OutlookUpdate | null;
+    try {
+      update = outlookUpdateOf(ctx, slot, plan, slot.outlookItem ?? null, createdCrmId);
+    } catch {
+      continue; // the item raises it itself, alone (execute.ts)
+    }
+    if (update) queued.push({ item, update });
+  }
+  if (queued.length < 2) return done;
+  await ctx.lease.keepAlive();
+  const updates = queued.map((entry) => entry.update);
+  let results: OutlookUpdateResult[];
+  try {
+    // A `$batch` refused as a whole fails its own updates alone, inside (MailboxSource.updateItems).
+    results = await ctx.deps.mailboxSource.updateItems(ctx.mailbox, updates);
+  } catch (error) {
+    results = updates.map(() => ({ ok: false, error: asError(error) }));
+  }
+  queued.forEach(({ item }, index) => {
+    done.set(item, results[index] ?? { ok: false, error: new Error('the mailbox returned no result for this update') });
+  });
+  return done;
 }
 
 function asError(error: unknown): Error {
