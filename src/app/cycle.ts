@@ -11,7 +11,7 @@ import { classifyError } from './failures';
 import { LeaseKeeper, LeaseLostError } from './lease';
 import { provisionCategory } from './provision';
 import { reconcile } from './reconcile';
-import { RunTally, type RunContext } from './run-context';
+import { RunTally, withUserTimeZone, type RunContext } from './run-context';
 
 export async function runMailboxCycle(
   deps: CycleDeps,
@@ -45,7 +45,7 @@ export async function runMailboxCycle(
       const ctx: RunContext = {
         deps,
         settings,
-        options: resolved,
+        options: withUserTimeZone(resolved, user, deps.logger, mailbox),
         mailbox,
         dryRun: settings.dryRun,
         user,

@@ -8,7 +8,7 @@ import { AuthError, InvariantError, ItemRejectedError } from '../ports/errors';
 import type { ChangeRow } from '../ports/state-store';
 import { mappedChangeKey } from './collect';
 import { classifyError, type ClassifiedError } from './failures';
-import type { RunContext } from './run-context';
+import { crmTimeZoneOf, type RunContext } from './run-context';
 
 /** One change row on its way through hydration; a step that fails for it sets `failure` and later steps skip it. */
 export interface Slot {
@@ -53,14 +53,14 @@ export async function hydrateBatch(ctx: RunContext, rows: readonly ChangeRow[]):
  * A pendingCreate row whose record reads as gone: the create never ran (a crash or a rejected write right before it),
  * or it ran and the record was deleted since. Three pieces of evidence prove the create happened, and the pair is then
  * planned as linked with its CRM side deleted (DESIGN.md §6), never created again: a `deleted` change recorded for the
- * row's record by the CRM feed, the row marked as created (a batched create, crm-batch.ts markCreated), or the row's
+ * row's record by the CRM feed, the row marked as created (a batched create, batch-writes.ts markCreated), or the row's
  * CRM id stamped on the Outlook item (the stamp is written only after the create returned, execute.ts). The last two
  * survive a CRM cursor that expired and lost the delete. Without any, the create runs again with the same key.
  */
 async function settlePendingCreate(ctx: RunContext, slot: Slot): Promise<void> {
   const mapping = slot.mapping;
   if (mapping?.state !== 'pendingCreate' || slot.crmRecord !== null) return;
-  // crmVersion is set on a pendingCreate row only once its create returned (crm-batch.ts markCreated).
+  // crmVersion is set on a pendingCreate row only once its create returned (batch-writes.ts markCreated).
   if (mapping.crmVersion !== null || (mapping.crmId !== null && slot.outlookItem?.crmId === mapping.crmId)) {
     slot.mapping = { ...mapping, state: 'linked' };
     return;
@@ -503,6 +503,7 @@ export function crmSideOf(ctx: RunContext, slot: Slot): CrmSide {
 }
 
 export function planInputOf(ctx: RunContext, slot: Slot): PlanInput {
+  const crmTimeZone = crmTimeZoneOf(ctx.user);
   return {
     outlook: outlookSideOf(slot),
     crm: crmSideOf(ctx, slot),
@@ -517,6 +518,8 @@ export function planInputOf(ctx: RunContext, slot: Slot): PlanInput {
       ownerAddress: ctx.mailbox,
       ...(ctx.options.productGuid ? { productGuid: ctx.options.productGuid } : {}),
       ...(ctx.options.fieldMappings[slot.row.kind] ? { fieldMapping: ctx.options.fieldMappings[slot.row.kind] } : {}),
+      // The mapping above is already bound to it (withUserTimeZone); binding again converts once.
+      ...(crmTimeZone !== undefined ? { crmTimeZone } : {}),
     },
   };
 }

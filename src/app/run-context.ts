@@ -1,5 +1,9 @@
 // The state of one running cycle, passed to every phase instead of module-level globals.
+import { mappingFor } from '../core/mappings';
+import { withCrmTimeZone } from '../core/mappings/user-local';
 import type { ItemKind, MailboxSettings } from '../core/model';
+import { resolveZone } from '../core/timezone';
+import type { Logger } from '../ports/logger';
 import type { CrmUser } from '../ports/crm-connector';
 import type { StreamRef } from '../ports/mailbox-source';
 import type { ReasonCode } from '../core/model';
@@ -65,4 +69,37 @@ export function dueNoLaterThanNow(ctx: RunContext, remoteAt: string): string {
   const now = ctx.deps.clock.now();
   const remote = Date.parse(remoteAt);
   return Number.isNaN(remote) || remote > now.getTime() ? now.toISOString() : remoteAt;
+}
+
+/** The kinds whose CRM dates are DateTime UserLocal (dataverse-behaviour.md §4.4, §4.5). */
+const USER_LOCAL_KINDS: readonly ItemKind[] = ['appointment', 'task'];
+
+/**
+ * The CRM user's time zone for the mappings: the id when it resolves, null when the CRM gave none or one that cannot
+ * be resolved (unknown), undefined when the connector knows no time zones (UTC midnight, as before).
+ */
+export function crmTimeZoneOf(user: CrmUser): string | null | undefined {
+  const zone = user.timeZone;
+  if (zone === undefined) return undefined;
+  return typeof zone === 'string' && zone.trim() !== '' && resolveZone(zone) !== null ? zone : null;
+}
+
+/**
+ * The cycle's options with the appointment and task mappings (built-in or overridden) bound to the CRM user's time
+ * zone, resolved once per cycle with the user: the planner (through PlanContext.fieldMapping), the baseline after a
+ * create and reconciliation all read CRM dates the same way. An unknown zone is logged; dates it alone could place are
+ * left out of the merge and new dates are written at UTC midnight (withCrmTimeZone): a day is never guessed.
+ */
+export function withUserTimeZone(options: ResolvedCycleOptions, user: CrmUser, logger: Logger, mailbox: string): ResolvedCycleOptions {
+  const zone = crmTimeZoneOf(user);
+  if (zone === undefined) return options;
+  if (zone === null) {
+    logger.warn('CRM user time zone unknown: all-day appointment and task dates are written at UTC midnight and only UTC-midnight dates are read', {
+      mailbox,
+      timeZone: user.timeZone ?? null,
+    });
+  }
+  const fieldMappings = { ...options.fieldMappings };
+  for (const kind of USER_LOCAL_KINDS) fieldMappings[kind] = withCrmTimeZone(fieldMappings[kind] ?? mappingFor(kind), zone);
+  return { ...options, fieldMappings };
 }

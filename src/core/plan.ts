@@ -14,7 +14,9 @@ import type {
   ReasonCode,
   TrackedVia,
 } from './model';
+import { mappingFor } from './mappings';
 import type { KindMapping } from './mappings/types';
+import { withCrmTimeZone } from './mappings/user-local';
 import type { UnreadableField } from './unreadable';
 
 export type OutlookSide =
@@ -60,6 +62,18 @@ export interface PlanContext {
    * §6), so the cycle after the create writes nothing (DESIGN.md §5). Without it, that organizer is written once.
    */
   ownerAddress?: string;
+  /**
+   * The CRM user's time zone (IANA or Windows id, from CrmUser.timeZone). Dataverse appointment and task dates are
+   * UserLocal (dataverse-behaviour.md §4.4, §4.5): an all-day date D is "D 00:00 in this zone". Absent: UTC midnight.
+   * Null (or a zone that cannot be resolved): unknown, see withCrmTimeZone (src/core/mappings/user-local.ts). Applied
+   * by `mappingOfContext`; the app also passes the bound mapping as `fieldMapping`, and binding twice converts once.
+   */
+  crmTimeZone?: string | null;
+}
+
+/** The mapping a plan uses: the override mapping or the built-in one, bound to the CRM user's time zone. */
+export function mappingOfContext(context: PlanContext): KindMapping {
+  return withCrmTimeZone(context.fieldMapping ?? mappingFor(context.kind), context.crmTimeZone);
 }
 
 export interface PlanInput {

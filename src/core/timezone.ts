@@ -1,6 +1,7 @@
 // Graph `dateTimeTimeZone` values carry a wall-clock time and a zone name but no offset (graph-behaviour.md §7). The
 // worker asks for UTC, but values written by clients in other zones (and To Do dates) can still arrive zoned, so the
 // core converts them to UTC instants. It uses the runtime's Intl time-zone data: a pure computation, no I/O.
+import { UNKNOWN_TIME_ZONE, UnreadableValue } from './unreadable';
 
 /**
  * Windows zone names → IANA: the complete "001" (golden zone) rows of CLDR common/supplemental/windowsZones.xml
@@ -244,4 +245,53 @@ export function epochMsToZoned(epochMs: number, zoneName: string): string | null
   const zone = resolveZone(zoneName);
   if (zone === null) return null;
   return new Date(wallClockMs(epochMs, zone)).toISOString().slice(0, 19);
+}
+
+// ---- DateTime UserLocal dates (dataverse-behaviour.md §4.4/§4.5) ------------------------------------------------------
+// `zone` null below means "the CRM user's zone is unknown" (see src/core/mappings/user-local.ts).
+// Dataverse stores a UserLocal column in UTC and shows it in the CRM user's zone ("DateTimeBehavior UserLocal: dates
+// stored as UTC"), so the CRM date D of an all-day appointment or a task is the instant "D 00:00 in the user's zone".
+// Outlook's all-day boundaries and To Do dates are floating dates (graph-behaviour.md §7). These two functions are the
+// conversion, both ways; the zone is an IANA or Windows id (resolveZone) and must resolve (callers check first).
+
+const DATE_PART = /^(\d{4}-\d{2}-\d{2})/;
+
+/** The UTC instant (ms) of midnight starting `date` (`YYYY-MM-DD`) in the zone, DST-correct; null when either is bad. */
+export function localMidnightEpochMs(date: string, zoneName: string): number | null {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return null;
+  // A zone whose clocks jump at midnight has no 00:00 that day: zonedToEpochMs gives the first instant after the gap.
+  return zonedToEpochMs(`${date}T00:00:00`, zoneName);
+}
+
+/**
+ * The CRM date of a UserLocal instant (ms): its local date in the user's zone. One exception, so that no stored record
+ * changes its day: an instant at exactly UTC midnight that is not a local midnight reads as its UTC date. That is how
+ * earlier versions of this worker (and integrations that write floating dates) stored date D, and for a zone west of
+ * UTC its local date would be the day before; a user of the CRM cannot enter it for an all-day appointment.
+ */
+export function userLocalDateOf(epochMs: number, zoneName: string): string | null {
+  const local = epochMsToZoned(epochMs, zoneName);
+  if (local === null) return null;
+  const localDate = DATE_PART.exec(local)?.[1] ?? null;
+  if (local.endsWith('T00:00:00')) return localDate;
+  const utc = new Date(epochMs).toISOString();
+  if (utc.slice(11, 19) === '00:00:00' && epochMs % 1000 === 0) return utc.slice(0, 10);
+  return localDate;
+}
+
+/**
+ * For a mapping's reader: the CRM date of a UserLocal instant in the user's zone (userLocalDateOf). With the zone
+ * unknown (null) only an instant at exactly UTC midnight has a certain date (the form written without a zone); any
+ * other is `UnreadableValue('unknown-time-zone')`, left out of the merge instead of read as a guessed day.
+ */
+export function readUserLocalDate(epochMs: number, zone: string | null): string | UnreadableValue {
+  const utc = new Date(epochMs).toISOString();
+  if (zone === null) return utc.slice(11, 23) === '00:00:00.000' ? utc.slice(0, 10) : new UnreadableValue(UNKNOWN_TIME_ZONE);
+  return userLocalDateOf(epochMs, zone) ?? new UnreadableValue(UNKNOWN_TIME_ZONE);
+}
+
+/** The local date of an instant in the user's zone for a reader; unreadable when the zone is unknown or bad. */
+export function readLocalDate(epochMs: number, zone: string | null): string | UnreadableValue {
+  const local = zone === null ? null : epochMsToZoned(epochMs, zone);
+  return local === null ? new UnreadableValue(UNKNOWN_TIME_ZONE) : local.slice(0, 10);
 }

@@ -9,6 +9,13 @@ export interface CrmUser {
   /** The Entra object id used to impersonate the user (`CallerObjectId`), when the CRM needs it. */
   azureObjectId: string | null;
   address: string;
+  /**
+   * The user's time zone in the CRM (an IANA or Windows id), in which the CRM shows DateTime UserLocal columns
+   * (dataverse-behaviour.md §4.4, §4.5: appointment and task dates). Undefined: the connector does not know time zones;
+   * null: the CRM has none for the user or gave one that could not be read. Either way the worker converts dates at UTC
+   * midnight and logs a warning.
+   */
+  timeZone?: string | null;
 }
 
 export type CrmChange =

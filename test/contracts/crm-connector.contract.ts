@@ -3,6 +3,7 @@
 import type { CrmParty, CrmRecord, ItemKind, JsonObject } from '../../src/core/model';
 import type { CrmChange, CrmConnector, CrmUser, CrmWriteOp, CrmWriteResult } from '../../src/ports/crm-connector';
 import { ConcurrencyError, ItemRejectedError, ResyncRequiredError } from '../../src/ports/errors';
+import { resolveZone } from '../../src/core/timezone';
 
 export interface CrmWorldRecord {
   attributes: JsonObject;
@@ -549,6 +550,57 @@ export function describeCrmConnectorContract(name: string, setup: () => Promise<
       for (let i = 0; i < 12; i += 1) ids.push(await world.createRecord('email', { attributes: received(`<bulk.${i}@contoso.example>`, `Bulk ${i}`), ownerId: me.id }));
       const wanted = Array.from({ length: 12 }, (_, i) => `<bulk.${i}@contoso.example>`);
       expect(sorted((await find(wanted)).map((r) => r.id))).toEqual(sorted(ids));
+    });
+  });
+}
+
+// The CRM user's time zone (CrmUser.timeZone): Dataverse appointment and task dates are DateTime UserLocal, shown in
+// the user's zone (dataverse-behaviour.md §4.4, §4.5); the worker converts all-day and task dates in it.
+export type ContractTimeZone = 'UTC' | 'Eastern Standard Time' | 'AUS Eastern Standard Time' | 'India Standard Time';
+
+export interface CrmTimeZoneSetup extends CrmContractSetup {
+  /** Sets the mailbox owner's time zone in the CRM, as a user would in their personal settings. */
+  setMyTimeZone(zone: ContractTimeZone): Promise<void>;
+}
+
+export function describeCrmTimeZoneContract(name: string, setup: () => Promise<CrmTimeZoneSetup>): void {
+  describe(`CrmConnector contract: ${name}: the user's time zone`, () => {
+    let h: CrmTimeZoneSetup;
+
+    beforeEach(async () => {
+      h = await setup();
+    });
+
+    afterEach(async () => {
+      await h.close();
+    });
+
+    async function zoneOfMe(): Promise<string | null> {
+      const user = await h.connector.resolveUser(h.world.meAddress);
+      if (!user) throw new Error('the mailbox owner must resolve');
+      return typeof user.timeZone === 'string' ? resolveZone(user.timeZone) : null;
+    }
+
+    it('a user whose settings were never changed is in UTC', async () => {
+      expect(await zoneOfMe()).toBe('UTC');
+    });
+
+    it.each([
+      ['Eastern Standard Time', 'America/New_York'],
+      ['AUS Eastern Standard Time', 'Australia/Sydney'],
+      ['India Standard Time', 'Asia/Calcutta'],
+    ] as const)('resolveUser gives the zone the user set (%s), as an id the core resolves', async (zone, iana) => {
+      await h.setMyTimeZone(zone);
+      expect(await zoneOfMe()).toBe(iana);
+    });
+
+    it('a change of zone in the CRM shows at the next resolveUser (the worker resolves it once per cycle)', async () => {
+      await h.setMyTimeZone('Eastern Standard Time');
+      expect(await zoneOfMe()).toBe('America/New_York');
+      await h.setMyTimeZone('AUS Eastern Standard Time');
+      expect(await zoneOfMe()).toBe('Australia/Sydney');
+      await h.setMyTimeZone('UTC');
+      expect(await zoneOfMe()).toBe('UTC');
     });
   });
 }

@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { buildCrmWrite, buildOutlookWrite, normalizeValues, readCrmValues, readOutlookValues } from '../../src/core/fields';
 import { activeFields, directionOf, DEFAULT_MAPPINGS } from '../../src/core/mappings';
+import { withCrmTimeZone } from '../../src/core/mappings/user-local';
 import { ITEM_KINDS, type JsonObject, type JsonValue } from '../../src/core/model';
 import { sameValue } from '../../src/core/normalize';
 import { applyCrmWrite, applyOutlookWrite, GUID, item, NUM_RUNS, rawValues, record, settings } from './support';
@@ -81,6 +82,38 @@ describe.each(ITEM_KINDS)('%s mapping round trip', (kind) => {
           const after = applyCrmWrite(start, buildCrmWrite(fields, [field.field], merged));
           expectSame(readCrmValues(mapping, fields, after), merged, toCrm.map((f) => f.field));
         }
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+});
+
+// The same round trips with the CRM user's zone bound (dataverse-behaviour.md §4.4/§4.5 UserLocal dates): UTC−5 (both
+// spellings), UTC+10, the date line on both sides, and a zone whose clocks jump at midnight (no 00:00 on that day).
+const ZONES = ['America/New_York', 'Eastern Standard Time', 'AUS Eastern Standard Time', 'Pacific/Kiritimati', 'Etc/GMT+12', 'America/Santiago'];
+
+describe.each((['appointment', 'task'] as const).flatMap((kind) => ZONES.map((zone) => [kind, zone] as const)))('%s mapping round trip in %s', (kind, zone) => {
+  const mapping = withCrmTimeZone(DEFAULT_MAPPINGS[kind], zone);
+  const fields = activeFields(mapping, allSettings);
+  const toOutlook = fields.filter((f) => directionOf(f) !== 'outlook-to-crm');
+  const toCrm = fields.filter((f) => directionOf(f) !== 'crm-to-outlook');
+
+  function expectSame(actual: Record<string, JsonValue | undefined>, expected: Record<string, JsonValue | undefined>, names: string[]) {
+    for (const f of fields.filter((d) => names.includes(d.field))) {
+      if (!sameValue(f.spec.type, actual[f.field], expected[f.field])) {
+        throw new Error(`${kind}.${f.field} in ${zone}: wrote ${JSON.stringify(expected[f.field])}, read back ${JSON.stringify(actual[f.field])}`);
+      }
+    }
+  }
+
+  test('both sides: read(write(v)) == v', () => {
+    fc.assert(
+      fc.property(rawValues(kind, fields), (raw) => {
+        const v = normalizeValues(mapping, fields, raw);
+        const outlook = applyOutlookWrite(item(kind, outlookNative(kind, v)), buildOutlookWrite(fields, toOutlook.map((f) => f.field), v, GUID));
+        expectSame(readOutlookValues(mapping, fields, outlook, GUID), v, toOutlook.map((f) => f.field));
+        const crm = applyCrmWrite(record(kind, {}), buildCrmWrite(fields, toCrm.map((f) => f.field), v));
+        expectSame(readCrmValues(mapping, fields, crm), v, toCrm.map((f) => f.field));
       }),
       { numRuns: NUM_RUNS },
     );

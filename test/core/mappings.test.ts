@@ -142,7 +142,7 @@ describe('contact', () => {
 });
 
 describe('task (To Do)', () => {
-  test('status ↔ statecode+statuscode, importance ↔ prioritycode, dates in dateTimeTimeZone', () => {
+  test('status ↔ statecode+statuscode, importance ↔ prioritycode, due date as a date, completion as an instant', () => {
     const todo = {
       title: 'Call Max',
       status: 'completed',
@@ -152,18 +152,18 @@ describe('task (To Do)', () => {
       body: { contentType: 'text', content: 'Ask about the QBR' },
     };
     const o = fieldsOfOutlook(item('task', todo), settings());
-    expect(o).toMatchObject({ title: 'Call Max', status: 'completed', importance: 'high', dueDateTime: '2026-06-30T22:00:00Z', completedDateTime: '2026-06-30T10:00:00Z' });
+    expect(o).toMatchObject({ title: 'Call Max', status: 'completed', importance: 'high', dueDateTime: '2026-07-01', completedDateTime: '2026-06-30T10:00:00Z' });
     const fields = activeFields(DEFAULT_MAPPINGS.task, settings());
-    expect(buildCrmWrite(fields, ['status', 'importance', 'dueDateTime'], o)?.attributes).toEqual({ statecode: 1, statuscode: 5, prioritycode: 2, scheduledend: '2026-06-30T22:00:00Z' });
+    expect(buildCrmWrite(fields, ['status', 'importance', 'dueDateTime'], o)?.attributes).toEqual({ statecode: 1, statuscode: 5, prioritycode: 2, scheduledend: '2026-07-01T00:00:00Z' });
     expect(fieldsOfCrm(record('task', { statecode: 0, statuscode: 4 }), settings()).status).toBe('waitingOnOthers');
     expect(fieldsOfCrm(record('task', { statecode: 2, statuscode: 6 }), settings()).status).toBe('completed');
   });
 
-  test('a due time set in the CRM becomes the Outlook reminder (DESIGN.md §7)', () => {
+  test('a due date set in the CRM becomes the Outlook reminder (DESIGN.md §7), at the start of that date', () => {
     const fields = activeFields(DEFAULT_MAPPINGS.task, settings());
-    expect(buildOutlookWrite(fields, ['dueDateTime'], { dueDateTime: '2026-07-01T09:00:00Z' }, GUID)?.data).toEqual({
-      dueDateTime: { dateTime: '2026-07-01T09:00:00.0000000', timeZone: 'UTC' },
-      reminderDateTime: { dateTime: '2026-07-01T09:00:00.0000000', timeZone: 'UTC' },
+    expect(buildOutlookWrite(fields, ['dueDateTime'], { dueDateTime: '2026-07-01' }, GUID)?.data).toEqual({
+      dueDateTime: { dateTime: '2026-07-01T00:00:00.0000000', timeZone: 'UTC' },
+      reminderDateTime: { dateTime: '2026-07-01T00:00:00.0000000', timeZone: 'UTC' },
       isReminderOn: true,
     });
   });

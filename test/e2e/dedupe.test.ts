@@ -109,13 +109,13 @@ describe('e2e: one CRM e-mail for a message tracked by its sender and its recipi
     expect(linked.messageIdQueries).toBe(1);
     expect(linked.writes).toEqual({ graph: 2, crm: 0 });
     expect(linked.graphWriteKinds).toEqual(['POST masterCategories.create', 'PATCH messages.update']);
-    // Exact requests of Bob's first cycle. CRM (8): 1 systemuser lookup + 4 change feeds + 1 read of the parties of
+    // Exact requests of Bob's first cycle. CRM (9): 1 systemuser lookup + 1 user settings read (the time zone) + 4 change feeds + 1 read of the parties of
     // the feed's e-mail (dataverse-behaviour.md §1.2: no $expand with change tracking) + 1 Message-ID query + 1
     // reconciliation read. Graph (19): 1 To Do lists + 2 master categories (read, create) + 5 delta rounds + 6
     // first-cycle listings (contact folders; marker sweeps, graph-behaviour.md §3.4) + 1 $batch hydrating the message
     // + 3 for its tracking upkeep (read, PATCH, read-back) + 1 $batch reconciliation. Without a match, the query is
     // followed by the create (one change set) and its read-back, as in Adele's cycle.
-    expect(linked.requests).toEqual({ graph: 19, crm: 8 });
+    expect(linked.requests).toEqual({ graph: 19, crm: 9 });
     expect(linked.summary.requests).toEqual(linked.requests);
     expect(emailsWithMessageId().map((row) => row['activityid'])).toEqual([ids.record]);
     expect(world.crm.rows('email')).toHaveLength(1);
@@ -142,9 +142,9 @@ describe('e2e: one CRM e-mail for a message tracked by its sender and its recipi
       // No pair is new: no Message-ID lookup at all.
       expect(quiet.messageIdQueries).toBe(0);
       // Graph: 1 listStreams + 1 master-category check + 5 delta rounds (contacts, calendarView, To Do, Inbox, Sent
-      // Items) + 1 $batch verifying the one mapping. CRM: 1 systemuser lookup + 4 change feeds + 1 read by id of the
-      // e-mail (reconciliation).
-      expect(quiet.requests).toEqual({ graph: 8, crm: 6 });
+      // Items) + 1 $batch verifying the one mapping. CRM: 1 systemuser lookup + 1 user settings read (the time zone) +
+      // 4 change feeds + 1 read by id of the e-mail (reconciliation).
+      expect(quiet.requests).toEqual({ graph: 8, crm: 7 });
       expect(quiet.summary.requests).toEqual(quiet.requests);
     }
     expect(world.crm.rows('email')).toHaveLength(1);

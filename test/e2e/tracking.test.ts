@@ -110,9 +110,10 @@ describe('e2e: tracking in Outlook on the web and in the CRM scope', () => {
     expect(counts).toEqual({ 'delta.pages': 5, 'crmFeed.pages': 4, 'reconcile.verified': 6 });
     // Graph: 1 listStreams (To Do lists) + 1 master-category check + 5 delta rounds of one page each (contacts,
     // calendarView, the default To Do list, Inbox, Sent Items) + 1 $batch verifying the 6 mappings (reconciliation)
-    // CRM: 1 systemuser lookup + 4 change-feed reads (one per kind) + 4 reads by id for reconciliation (one $batch per
-    // kind with mappings: contacts, appointments, tasks, e-mails). DESIGN.md §10: the floor is one round trip per stream.
-    expect(quiet.requests).toEqual({ graph: 8, crm: 9 });
+    // CRM: 1 systemuser lookup + 1 user settings read (the time zone, docs/architecture.md) + 4 change-feed reads (one
+    // per kind) + 4 reads by id for reconciliation (one $batch per kind with mappings: contacts, appointments, tasks,
+    // e-mails). DESIGN.md §10: the floor is one round trip per stream.
+    expect(quiet.requests).toEqual({ graph: 8, crm: 10 });
     // The worker's own count in its run summary (SyncRuns, DESIGN.md §3) agrees with the services' logs.
     expect(quiet.summary.requests).toEqual(quiet.requests);
   });

@@ -31,6 +31,7 @@ import { findEmailsByMessageId } from './match';
 import { parseRow } from './records';
 import { DATAVERSE_COLUMNS, DATAVERSE_ENTITIES, PARTY_COLUMNS, entitySetOf } from './schema';
 import { checkPartiesAllowed, deterministicCrmId, isRecordInScope, sameId, splitStateAttributes } from './scope';
+import { DataverseTimeZones } from './timezone';
 
 export interface DataverseConnectorOptions extends DataverseHttpOptions {
   /** `odata.maxpagesize` for the change feed and queries (§1.4: ≤ 5,000). */
@@ -93,9 +94,11 @@ export class DataverseCrmConnector implements CrmConnector {
   private readonly readBatchSize: number;
   private readonly writeBatchSize: number;
   private readonly now: () => number;
+  private readonly timeZones: DataverseTimeZones;
 
   constructor(options: DataverseConnectorOptions) {
     this.http = new DataverseHttp(options);
+    this.timeZones = new DataverseTimeZones(this.http);
     this.pageSize = Math.min(options.pageSize ?? 500, 5000);
     this.readBatchSize = Math.min(options.readBatchSize ?? 50, 1000);
     this.writeBatchSize = Math.max(1, Math.min(options.writeBatchSize ?? 20, Math.floor(MAX_BATCH_REQUESTS / 3)));
@@ -113,7 +116,8 @@ export class DataverseCrmConnector implements CrmConnector {
     if (!page.success) throw new TransientError('unreadable systemusers response');
     const row = systemUserRow.safeParse(page.data.value[0]);
     if (!row.success) return null;
-    return { id: row.data.systemuserid, azureObjectId: row.data.azureactivedirectoryobjectid ?? null, address: mailboxAddress };
+    const timeZone = await this.timeZones.ofUser(row.data.systemuserid);
+    return { id: row.data.systemuserid, azureObjectId: row.data.azureactivedirectoryobjectid ?? null, address: mailboxAddress, timeZone };
   }
 
   async readChanges(kind: ItemKind, user: CrmUser, cursor: string | null, onPage: (page: CrmChangePage) => Promise<void>): Promise<void> {

@@ -20,6 +20,8 @@ interface StoredUser {
   azureObjectId: string | null;
   address: string;
   domainName: string | null;
+  /** The user's time zone in the CRM (IANA or Windows id); UTC unless a test sets one (setUserTimeZone). */
+  timeZone: string | null;
 }
 
 interface StoredRecord {
@@ -89,15 +91,24 @@ export class InMemoryCrmConnector implements CrmConnector {
 
   // ---- test-side controls: the CRM's users and faults ----
 
-  addUser(user: { address: string; id?: string; azureObjectId?: string | null; domainName?: string | null }): CrmUser {
+  addUser(user: { address: string; id?: string; azureObjectId?: string | null; domainName?: string | null; timeZone?: string | null }): CrmUser {
     const stored: StoredUser = {
       id: user.id ?? deterministicCrmId('contact', `systemuser:${user.address}`),
       azureObjectId: user.azureObjectId === undefined ? deterministicCrmId('contact', `aad:${user.address}`) : user.azureObjectId,
       address: user.address,
       domainName: user.domainName ?? null,
+      timeZone: user.timeZone === undefined ? 'UTC' : user.timeZone,
     };
     this.users.push(stored);
-    return { id: stored.id, azureObjectId: stored.azureObjectId, address: stored.address };
+    return { id: stored.id, azureObjectId: stored.azureObjectId, address: stored.address, timeZone: stored.timeZone };
+  }
+
+  /** The user's time zone in the CRM (what Dataverse keeps in usersettings.timezonecode); null: none known. */
+  setUserTimeZone(idOrAddress: string, timeZone: string | null): void {
+    const wanted = idOrAddress.toLowerCase();
+    const user = this.users.find((u) => u.id.toLowerCase() === wanted || u.address.toLowerCase() === wanted);
+    if (!user) throw new Error(`no CRM user ${idOrAddress}`);
+    user.timeZone = timeZone;
   }
 
   /** A record created by someone in the CRM (not through the connector). */
@@ -189,7 +200,7 @@ export class InMemoryCrmConnector implements CrmConnector {
   async resolveUser(mailboxAddress: string): Promise<CrmUser | null> {
     const wanted = mailboxAddress.toLowerCase();
     const user = this.users.find((u) => u.address.toLowerCase() === wanted || u.domainName?.toLowerCase() === wanted);
-    return user ? { id: user.id, azureObjectId: user.azureObjectId, address: mailboxAddress } : null;
+    return user ? { id: user.id, azureObjectId: user.azureObjectId, address: mailboxAddress, timeZone: user.timeZone } : null;
   }
 
   async readChanges(

@@ -1,7 +1,8 @@
 // Appointments: Graph `event` ↔ Dataverse `appointment` (DESIGN.md §7; graph-behaviour.md §2.2, §7;
 // dataverse-behaviour.md §4.2, §4.4, §6 "Appointment Time" is one aggregated, fixed mapping).
 import type { FieldValues, JsonObject, JsonValue } from '../model';
-import { isDateOnly, normDate, parseInstant, readDateTimeTimeZone } from '../normalize';
+import { formatInstant, isDateOnly, normDate, parseInstant, readDateTimeTimeZone } from '../normalize';
+import { localMidnightEpochMs, readUserLocalDate } from '../timezone';
 import { crmColumn, itemBody, scalar, valueOf } from './fields';
 import { importance } from './task';
 import { defineKind, type FieldDescriptor } from './types';
@@ -22,14 +23,25 @@ function readOutlookBoundary(data: Record<string, JsonValue>, property: 'start' 
   return readDateTimeTimeZone(value);
 }
 
-function readCrmBoundary(record: { data: Record<string, JsonValue> }, column: string): unknown {
+/**
+ * `scheduledstart`/`scheduledend` are DateTime UserLocal (dataverse-behaviour.md §4.4): stored as UTC, shown in the CRM
+ * user's zone. An all-day appointment on date D is stored at "D 00:00 in the user's zone" and read back as its local
+ * date there (readUserLocalDate); a timed appointment's boundaries are instants and are not converted. `zone` is the
+ * CRM user's zone (IANA or Windows id; null: unknown, written at UTC midnight); the built-in mapping uses UTC,
+ * withCrmTimeZone binds the user's.
+ */
+function readCrmBoundary(record: { data: Record<string, JsonValue> }, column: string, zone: string | null): unknown {
   const value = record.data[column];
-  // UserLocal columns arrive as UTC; an all-day appointment is stored at midnight and read as its date.
-  return record.data.isalldayevent === true ? normDate(value) : value;
+  if (record.data.isalldayevent !== true) return value;
+  if (isDateOnly(value)) return value;
+  const epoch = parseInstant(value);
+  return epoch === null ? null : readUserLocalDate(epoch, zone);
 }
 
-function writeCrmBoundary(value: JsonValue): JsonValue {
-  return typeof value === 'string' && isDateOnly(value) ? `${value}T00:00:00Z` : value;
+function writeCrmBoundary(value: JsonValue, zone: string | null): JsonValue {
+  if (!isDateOnly(value)) return value;
+  const epoch = localMidnightEpochMs(value, zone ?? 'UTC');
+  return epoch === null ? null : formatInstant(epoch);
 }
 
 /** The time fields are written together ("Appointment Time"), from the merged values. */
@@ -41,16 +53,34 @@ function outlookTime(values: FieldValues): Record<string, JsonValue> {
   };
 }
 
-function crmTime(values: FieldValues): Record<string, JsonValue> {
+function crmTime(values: FieldValues, zone: string | null): Record<string, JsonValue> {
   return {
-    scheduledstart: writeCrmBoundary(valueOf(values, 'start')),
-    scheduledend: writeCrmBoundary(valueOf(values, 'end')),
+    scheduledstart: writeCrmBoundary(valueOf(values, 'start'), zone),
+    scheduledend: writeCrmBoundary(valueOf(values, 'end'), zone),
     isalldayevent: allDayOf(values),
     scheduleddurationminutes: valueOf(values, 'duration'),
   };
 }
 
-function timeField(field: string, spec: FieldDescriptor['spec'], outlookRead: FieldDescriptor['outlook']['read'], crmRead: FieldDescriptor['crm']['read']): FieldDescriptor {
+/** The CRM side of the "Appointment Time" fields in a zone: what withCrmTimeZone swaps in. */
+export function appointmentTimeCrm(field: string, zone: string | null): FieldDescriptor['crm'] {
+  const write: FieldDescriptor['crm']['write'] = (_v, values) => ({ attributes: crmTime(values, zone) });
+  switch (field) {
+    case 'start':
+      return { read: (r) => readCrmBoundary(r, 'scheduledstart', zone), write };
+    case 'end':
+      return { read: (r) => readCrmBoundary(r, 'scheduledend', zone), write };
+    case 'isAllDay':
+      return { read: (r) => attr(r, 'isalldayevent'), write };
+    default:
+      return { read: (r) => attr(r, 'scheduleddurationminutes'), write };
+  }
+}
+
+/** The appointment fields whose CRM side depends on the user's zone (all of the time group: written as one unit). */
+export const APPOINTMENT_TIME_FIELDS: readonly string[] = ['start', 'end', 'isAllDay', 'duration'];
+
+function timeField(field: string, spec: FieldDescriptor['spec'], outlookRead: FieldDescriptor['outlook']['read']): FieldDescriptor {
   return {
     field,
     spec,
@@ -58,7 +88,7 @@ function timeField(field: string, spec: FieldDescriptor['spec'], outlookRead: Fi
     outlookTargets: ['start', 'end', 'isAllDay'],
     crmTargets: ['scheduledstart', 'scheduledend', 'isalldayevent', 'scheduleddurationminutes'],
     outlook: { read: outlookRead, write: (_v, values) => outlookTime(values) },
-    crm: { read: crmRead, write: (_v, values) => ({ attributes: crmTime(values) }) },
+    crm: appointmentTimeCrm(field, 'UTC'),
   };
 }
 
@@ -176,11 +206,11 @@ export const appointmentMapping = defineKind({
   fields: [
     scalar('subject', 'subject', 'subject', { maxLength: 200 }),
     itemBody('body', 'body', 'description'),
-    timeField('start', { type: 'instantOrDate' }, (data) => readOutlookBoundary(data, 'start'), (r) => readCrmBoundary(r, 'scheduledstart')),
-    timeField('end', { type: 'instantOrDate' }, (data) => readOutlookBoundary(data, 'end'), (r) => readCrmBoundary(r, 'scheduledend')),
-    timeField('isAllDay', { type: 'bool' }, (data) => data.isAllDay, (r) => attr(r, 'isalldayevent')),
+    timeField('start', { type: 'instantOrDate' }, (data) => readOutlookBoundary(data, 'start')),
+    timeField('end', { type: 'instantOrDate' }, (data) => readOutlookBoundary(data, 'end')),
+    timeField('isAllDay', { type: 'bool' }, (data) => data.isAllDay),
     // Graph has no duration property: it is derived from start/end on both sides (see derive below).
-    timeField('duration', { type: 'int' }, () => null, (r) => attr(r, 'scheduleddurationminutes')),
+    timeField('duration', { type: 'int' }, () => null),
     {
       field: 'location',
       spec: { type: 'text', maxLength: 200 },

@@ -26,7 +26,7 @@ import {
   type SimResponse,
 } from './request';
 import type { TableDef } from './schema';
-import { lookupOfValueProperty, tableByName, tableBySet } from './schema';
+import { lookupOfValueProperty, tableByName, tableBySet, TIME_ZONE_DEFINITIONS } from './schema';
 import { ServiceProtection } from './protection';
 import { DataverseStore, type Row } from './store';
 import { ChangeFeed, type TrackingCursor } from './tracking';
@@ -136,6 +136,34 @@ export class DataverseEngine {
       primaryKey: null,
     }, { callerId: this.applicationUserId, realCallerId: this.applicationUserId });
     this.store.put('organization', org, false);
+    for (const zone of TIME_ZONE_DEFINITIONS) {
+      const values = new Map<string, string | number | boolean | null>([
+        ['timezonecode', zone.timezonecode],
+        ['standardname', zone.standardname],
+        ['daylightname', zone.standardname.replace(/Standard Time$/, 'Daylight Time')],
+        ['userinterfacename', zone.userinterfacename],
+        ['bias', zone.bias],
+        ['retiredorder', 0],
+      ]);
+      this.putSystemRow('timezonedefinition', randomUUID(), values);
+    }
+  }
+
+  /** A row of a read-only system table (usersettings, timezonedefinition), not change-tracked. */
+  private putSystemRow(logicalName: string, id: string, values: Map<string, string | number | boolean | null>): void {
+    const actor = this.applicationUserId ?? id;
+    const row = this.records.buildCreate(tableByName(logicalName), id, { values, lookups: new Map(), parties: null, primaryKey: id }, {
+      callerId: actor,
+      realCallerId: actor,
+    });
+    this.store.put(logicalName, row, false);
+  }
+
+  /** `usersettings.timezonecode` of a user (a TimeZoneDefinition code, e.g. 35 Eastern Standard Time). */
+  setUserTimeZoneCode(systemUserId: string, timeZoneCode: number): void {
+    const id = systemUserId.toLowerCase();
+    if (!this.store.get('systemuser', id)) throw new Error(`unknown systemuser ${systemUserId}`);
+    this.putSystemRow('usersettings', id, new Map([['timezonecode', timeZoneCode]]));
   }
 
   now(): number {
@@ -173,6 +201,8 @@ export class DataverseEngine {
     const merged = new Map(row.values);
     for (const [k, v] of values) merged.set(k, v);
     this.store.put('systemuser', { ...row, values: merged });
+    // Every user has a usersettings row (same key) holding its time zone.
+    this.putSystemRow('usersettings', id, new Map([['timezonecode', this.knobs.defaultTimeZoneCode]]));
     return id;
   }
 

@@ -17,6 +17,7 @@ import type { Row } from './store';
 
 export type { BatchPartLog, DataverseKnobs, FaultSpec, RequestKind, RequestLogEntry };
 export { CODES as DATAVERSE_ERROR_CODES, MESSAGES as DATAVERSE_ERROR_MESSAGES };
+export { TIME_ZONE_CODES } from './schema';
 
 export interface DataverseSimulatorOptions {
   port?: number;
@@ -58,6 +59,11 @@ export interface DataverseControl {
   /** All rows of a table as `get` returns them. */
   rows(entitySet: string): Record<string, unknown>[];
   count(entitySet: string): number;
+  /**
+   * Sets a user's time zone in the CRM: `usersettings.timezonecode`, a TimeZoneDefinition code (TIME_ZONE_CODES, e.g.
+   * 35 Eastern Standard Time). Not a logged request.
+   */
+  setUserTimeZoneCode(systemUserId: string, timeZoneCode: number): void;
   /** Moves the simulator's clock (createdon/modifiedon, token retention, request windows). */
   advanceClock(ms: number): void;
   now(): Date;
@@ -251,6 +257,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
         ...(user.systemuserid !== undefined ? { systemuserid: user.systemuserid } : {}),
         ...(user.isdisabled !== undefined ? { isdisabled: user.isdisabled } : {}),
       }),
+    setUserTimeZoneCode: (systemUserId, timeZoneCode) => engine.setUserTimeZoneCode(systemUserId, timeZoneCode),
     seed: (entitySet, body, seedOptions) => {
       const table = tableOf(entitySet);
       // Activities cannot be created closed (§4): a seeded state is applied as a second write, like a user would.

@@ -87,6 +87,11 @@ export interface DataverseKnobs {
   acceptAnyBearer: boolean;
   /** `expires_in` of tokens issued by the identity routes (Entra: about 3599 s, §5 "~60 minutes"). */
   tokenLifetimeSeconds: number;
+  /**
+   * `usersettings.timezonecode` of a new user (UNCONFIRMED: a new user takes the organization's default zone; the
+   * simulator's default is 92, UTC). Set a user's own with DataverseControl.setUserTimeZoneCode.
+   */
+  defaultTimeZoneCode: number;
 }
 
 export function defaultKnobs(): DataverseKnobs {
@@ -122,5 +127,6 @@ export function defaultKnobs(): DataverseKnobs {
     requireBearer: true,
     acceptAnyBearer: true,
     tokenLifetimeSeconds: 3599,
+    defaultTimeZoneCode: 92,
   };
 }

@@ -304,7 +304,68 @@ const organization: TableDef = {
   lookups: {},
 };
 
-export const TABLES: readonly TableDef[] = [systemuser, contact, account, appointment, task, email, activityparty, organization];
+/**
+ * A user's settings, one row per systemuser under the same key (entity set `usersettingscollection`, primary key
+ * `systemuserid`, Microsoft Learn "usersettings EntityType"). Only the time zone is served: `timezonecode`, an integer
+ * whose standard name is in TimeZoneDefinition ("Specify time zone settings for a user"). Writes are not simulated.
+ */
+const usersettings: TableDef = {
+  logicalName: 'usersettings',
+  entitySet: 'usersettingscollection',
+  primaryKey: 'systemuserid',
+  primaryName: 'timezonecode',
+  ownedByUser: false,
+  readOnlyTable: true,
+  columns: {
+    versionnumber: { type: 'bigint', readOnly: true },
+    timezonecode: { type: 'int' },
+  },
+  lookups: {},
+};
+
+/**
+ * The time zones the CRM knows (entity set `timezonedefinitions`, Microsoft Learn "timezonedefinition EntityType"):
+ * `timezonecode` → `standardname` (the Windows time-zone id) and `userinterfacename`; `retiredorder` 0 is the current
+ * entry of a code. Read-only.
+ */
+const timezonedefinition: TableDef = {
+  logicalName: 'timezonedefinition',
+  entitySet: 'timezonedefinitions',
+  primaryKey: 'timezonedefinitionid',
+  primaryName: 'userinterfacename',
+  ownedByUser: false,
+  readOnlyTable: true,
+  columns: {
+    versionnumber: { type: 'bigint', readOnly: true },
+    timezonecode: { type: 'int' },
+    standardname: str(100),
+    daylightname: str(100),
+    userinterfacename: str(100),
+    bias: { type: 'int' },
+    retiredorder: { type: 'int' },
+  },
+  lookups: {},
+};
+
+export const TABLES: readonly TableDef[] = [systemuser, contact, account, appointment, task, email, activityparty, organization, usersettings, timezonedefinition];
+
+/**
+ * The simulator's TimeZoneDefinition rows: a handful of real codes (the Microsoft Time Zone Index values Dataverse
+ * uses; 35 "Eastern Standard Time" as a live org returns it, drivardxrm/Dataverse-CustomApis GetUserTimezone). Bias in
+ * minutes, UTC = local + bias.
+ */
+export const TIME_ZONE_DEFINITIONS: readonly { timezonecode: number; standardname: string; userinterfacename: string; bias: number }[] = [
+  { timezonecode: 4, standardname: 'Pacific Standard Time', userinterfacename: '(GMT-08:00) Pacific Time (US & Canada)', bias: 480 },
+  { timezonecode: 35, standardname: 'Eastern Standard Time', userinterfacename: '(GMT-05:00) Eastern Time (US & Canada)', bias: 300 },
+  { timezonecode: 85, standardname: 'GMT Standard Time', userinterfacename: '(GMT+00:00) Dublin, Edinburgh, Lisbon, London', bias: 0 },
+  { timezonecode: 92, standardname: 'UTC', userinterfacename: '(GMT) Coordinated Universal Time', bias: 0 },
+  { timezonecode: 110, standardname: 'W. Europe Standard Time', userinterfacename: '(GMT+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna', bias: -60 },
+  { timezonecode: 190, standardname: 'India Standard Time', userinterfacename: '(GMT+05:30) Chennai, Kolkata, Mumbai, New Delhi', bias: -330 },
+  { timezonecode: 255, standardname: 'AUS Eastern Standard Time', userinterfacename: '(GMT+10:00) Canberra, Melbourne, Sydney', bias: -600 },
+];
+
+/** Named codes of TIME_ZONE_DEFINITIONS, for tests and the sandbox. */
+export const TIME_ZONE_CODES = { pacific: 4, eastern: 35, gmt: 85, utc: 92, westEurope: 110, india: 190, ausEastern: 255 } as const;
 
 export const TABLES_BY_SET: ReadonlyMap<string, TableDef> = new Map(TABLES.map((t) => [t.entitySet, t]));
 export const TABLES_BY_NAME: ReadonlyMap<string, TableDef> = new Map(TABLES.map((t) => [t.logicalName, t]));

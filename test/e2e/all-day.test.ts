@@ -1,0 +1,163 @@
+// All-day appointments and task dates for a CRM user outside UTC, end to end (Azurite + both simulators). Dataverse
+// `scheduledstart`/`scheduledend` are DateTime UserLocal (dataverse-behaviour.md §4.4, §4.5): date D in the CRM is "D
+// 00:00 in the user's zone", the zone being `usersettings.timezonecode` → TimeZoneDefinition `standardname`. Outlook
+// all-day boundaries and To Do dates are floating dates (graph-behaviour.md §7, §2.5). Written at UTC midnight, a New
+// York user's all-day event on D shows in the CRM on the day before: the bug these tests pin.
+import type { JsonObject } from '../../src/core/model';
+import { TIME_ZONE_CODES } from '../../src/simulators/dataverse';
+import { daysFromNow, eventProps, startWorld, taskProps, type World } from './harness';
+
+jest.setTimeout(60_000);
+
+const NEW_YORK = new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', timeZoneName: 'shortOffset' });
+
+/** Midnight starting `date` in New York, as Dataverse stores it: 05:00Z in standard time, 04:00Z in daylight time. */
+function newYorkMidnight(date: string): string {
+  // The offset at noon UTC of that date is the offset at its local midnight unless the clocks change that very night
+  // (02:00 local), which the dates below avoid by construction (they are whole days from now, checked here).
+  const offset = NEW_YORK.formatToParts(new Date(`${date}T12:00:00Z`)).find((p) => p.type === 'timeZoneName')?.value;
+  const hours = offset === 'GMT-5' ? '05' : offset === 'GMT-4' ? '04' : null;
+  if (hours === null) throw new Error(`unexpected New York offset ${offset ?? '?'} on ${date}`);
+  return `${date}T${hours}:00:00Z`;
+}
+
+/** Midnight starting `date` in Sydney (UTC+10, +11 in daylight time), checked against Intl's wall clock. */
+function sydneyMidnight(date: string): string {
+  const zone = { timeZone: 'Australia/Sydney', hourCycle: 'h23' } as const;
+  const offsetAt = (at: Date) => new Intl.DateTimeFormat('en-US', { ...zone, timeZoneName: 'shortOffset' }).formatToParts(at).find((p) => p.type === 'timeZoneName')?.value;
+  const hours = Number((offsetAt(new Date(`${date}T00:00:00Z`)) ?? '').replace('GMT+', ''));
+  const instant = new Date(Date.parse(`${date}T00:00:00Z`) - hours * 3_600_000);
+  const wall = new Intl.DateTimeFormat('sv-SE', { ...zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(instant);
+  if (wall !== `${date} 00:00`) throw new Error(`Sydney midnight of ${date} not found (${wall})`);
+  return instant.toISOString().replace('.000Z', 'Z');
+}
+
+/** The date `days` from today (UTC), and the date after it. */
+function dateFromNow(days: number): { day: string; next: string } {
+  const day = daysFromNow(days, 12).toISOString().slice(0, 10);
+  const next = daysFromNow(days + 1, 12).toISOString().slice(0, 10);
+  return { day, next };
+}
+
+function allDayEvent(subject: string, day: string, next: string): JsonObject {
+  return eventProps(subject, new Date(`${day}T00:00:00Z`), {
+    isAllDay: true,
+    start: { dateTime: `${day}T00:00:00.0000000`, timeZone: 'Eastern Standard Time' },
+    end: { dateTime: `${next}T00:00:00.0000000`, timeZone: 'Eastern Standard Time' },
+    showAs: 'free',
+  });
+}
+
+describe('e2e: all-day appointments and task dates in the CRM user time zone (Eastern Standard Time)', () => {
+  let world: World;
+
+  beforeAll(async () => {
+    world = await startWorld();
+    world.dataverse.control.setUserTimeZoneCode(world.crmUserId, TIME_ZONE_CODES.eastern);
+  });
+
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  /** The sync cycle, then the cycle that reads its echoes: the second must write nothing (DESIGN.md §5). */
+  async function syncThenEcho(): Promise<void> {
+    const first = await world.cycle();
+    expect(first.summary.failures).toEqual([]);
+    const echo = await world.cycle();
+    expect(echo.summary.failures).toEqual([]);
+    expect(echo.writes).toEqual({ graph: 0, crm: 0 });
+  }
+
+  it('an Outlook all-day event on D is created in the CRM from D 00:00 New York time, for the whole day', async () => {
+    const { day, next } = dateFromNow(12);
+    const id = await world.outlook.create('appointment', allDayEvent('Offsite', day, next));
+
+    await syncThenEcho();
+
+    const crmId = (await world.mappingByOutlookId('appointment', id))?.crmId ?? '';
+    expect(world.crm.read('appointment', crmId)).toMatchObject({
+      subject: 'Offsite',
+      isalldayevent: true,
+      scheduledstart: newYorkMidnight(day),
+      scheduledend: newYorkMidnight(next),
+    });
+  });
+
+  it('a CRM all-day appointment on D appears in Outlook as an all-day event on D', async () => {
+    const { day, next } = dateFromNow(15);
+    const crmId = world.crm.create('appointment', {
+      subject: 'Trade fair',
+      isalldayevent: true,
+      scheduledstart: newYorkMidnight(day),
+      scheduledend: newYorkMidnight(next),
+      scheduleddurationminutes: 1440,
+    });
+
+    await syncThenEcho();
+
+    const outlookId = (await world.mappingByCrmId('appointment', crmId))?.outlookId ?? '';
+    const event = world.outlook.read(outlookId)?.props;
+    expect(event).toMatchObject({ subject: 'Trade fair', isAllDay: true });
+    expect(String((event?.start as { dateTime?: string } | undefined)?.dateTime).slice(0, 10)).toBe(day);
+    expect(String((event?.end as { dateTime?: string } | undefined)?.dateTime).slice(0, 10)).toBe(next);
+    // The CRM record was not rewritten (no day moved on its way back).
+    expect(world.crm.read('appointment', crmId)).toMatchObject({ scheduledstart: newYorkMidnight(day), scheduledend: newYorkMidnight(next) });
+  });
+
+  it('task due dates: To Do D → the CRM at D 00:00 New York time, and a CRM due date D → To Do on D', async () => {
+    const fromToDo = dateFromNow(6);
+    const todoId = await world.outlook.create('task', taskProps('Send the quote', {
+      dueDateTime: { dateTime: `${fromToDo.day}T00:00:00.0000000`, timeZone: 'UTC' },
+    }));
+    const fromCrm = dateFromNow(9);
+    const crmId = world.crm.create('task', { subject: 'Call back', scheduledend: newYorkMidnight(fromCrm.day) });
+
+    await syncThenEcho();
+
+    const created = (await world.mappingByOutlookId('task', todoId))?.crmId ?? '';
+    expect(world.crm.read('task', created)).toMatchObject({ subject: 'Send the quote', scheduledend: newYorkMidnight(fromToDo.day) });
+    const outlookId = (await world.mappingByCrmId('task', crmId))?.outlookId ?? '';
+    const task = world.outlook.read(outlookId)?.props;
+    expect(task).toMatchObject({ title: 'Call back' });
+    expect(String((task?.dueDateTime as { dateTime?: string } | undefined)?.dateTime).slice(0, 10)).toBe(fromCrm.day);
+    expect(world.crm.read('task', crmId)).toMatchObject({ scheduledend: newYorkMidnight(fromCrm.day) });
+  });
+
+  it('east of UTC (the user moved to AUS Eastern): a CRM all-day appointment on D is on D in Outlook, not the day before', async () => {
+    // The zone is resolved at every cycle, so the change applies from the next one; earlier pairs keep their dates.
+    world.dataverse.control.setUserTimeZoneCode(world.crmUserId, TIME_ZONE_CODES.ausEastern);
+    const { day, next } = dateFromNow(20);
+    const crmId = world.crm.create('appointment', {
+      subject: 'Sydney kick-off',
+      isalldayevent: true,
+      scheduledstart: sydneyMidnight(day),
+      scheduledend: sydneyMidnight(next),
+      scheduleddurationminutes: 1440,
+    });
+
+    await syncThenEcho();
+
+    const outlookId = (await world.mappingByCrmId('appointment', crmId))?.outlookId ?? '';
+    const event = world.outlook.read(outlookId)?.props;
+    expect(event).toMatchObject({ subject: 'Sydney kick-off', isAllDay: true });
+    expect(String((event?.start as { dateTime?: string } | undefined)?.dateTime).slice(0, 10)).toBe(day);
+    expect(String((event?.end as { dateTime?: string } | undefined)?.dateTime).slice(0, 10)).toBe(next);
+  });
+
+  it('a zone that stops resolving moves no day: earlier pairs are left alone, a new all-day event is written at UTC midnight', async () => {
+    // A code without a TimeZoneDefinition: resolveUser gives timeZone null (src/adapters/dataverse/timezone.ts).
+    world.dataverse.control.setUserTimeZoneCode(world.crmUserId, 9999);
+    const before = world.crm.rows('appointment').map((row) => [row['activityid'], row['scheduledstart']]);
+    const { day, next } = dateFromNow(25);
+    const id = await world.outlook.create('appointment', allDayEvent('Board day', day, next));
+
+    await syncThenEcho();
+
+    expect(world.logger.lines.some((line) => line.level === 'warn' && line.message.startsWith('CRM user time zone unknown'))).toBe(true);
+    const crmId = (await world.mappingByOutlookId('appointment', id))?.crmId ?? '';
+    expect(world.crm.read('appointment', crmId)).toMatchObject({ isalldayevent: true, scheduledstart: `${day}T00:00:00Z`, scheduledend: `${next}T00:00:00Z` });
+    const after = new Map(world.crm.rows('appointment').map((row) => [row['activityid'], row['scheduledstart']]));
+    for (const [activityId, start] of before) expect(after.get(activityId)).toBe(start);
+  });
+});
