@@ -3,13 +3,12 @@
 // Each item's writes are followed by one CommitUnit: its mapping row together with the removal of its change row.
 import type { FieldConflict, MappingRow } from '../core/model';
 import type { Plan } from '../core/plan';
-import type { OutlookUpdateResult } from '../ports/mailbox-source';
 import type { ChangeRow, CommitUnit } from '../ports/state-store';
 import { mappedChangeKey } from './collect';
 import { fnv1a64, canonicalJson, isDeferredPlan, OUT_OF_VIEW_DEFERRED, planPair } from './core-api';
 import { runDeleteGuard } from './delete-guard';
 import { executePlan, hasDelete, needsStamp, nextMapping, PartialExecutionError, writesOf, type Execution } from './execute';
-import { writeCrmInBatch, writeOutlookInBatch, type CrmWriteDone } from './batch-writes';
+import { writeAhead, type ItemWrittenAhead } from './batch-writes';
 import { classifyError, failedRow, type ClassifiedError } from './failures';
 import { claimsOf, hydrateBatch, planInputOf, type Slot } from './hydrate';
 import type { RunContext } from './run-context';
@@ -111,12 +110,11 @@ async function runItems(
 ): Promise<void> {
   for (let start = 0; start < items.length && !ctx.tally.fatal; start += ctx.options.hydrateBatchSize) {
     const chunk = items.slice(start, start + ctx.options.hydrateBatchSize);
-    const crmWritten = ctx.dryRun ? new Map<PlannedItem, CrmWriteDone>() : await writeCrmInBatch(ctx, chunk);
-    const outlookWritten = ctx.dryRun ? new Map<PlannedItem, OutlookUpdateResult>() : await writeOutlookInBatch(ctx, chunk, crmWritten);
+    const ahead = ctx.dryRun ? new Map<PlannedItem, ItemWrittenAhead>() : await writeAhead(ctx, chunk);
     for (const item of chunk) {
       // After a fatal failure the rest stop; writes already made for them are re-planned next cycle, as after a crash.
       if (ctx.tally.fatal) break;
-      onOutcome(item, await runPlanned(ctx, item, mayRetry(item), crmWritten.get(item), outlookWritten.get(item)));
+      onOutcome(item, await runPlanned(ctx, item, mayRetry(item), ahead.get(item)));
     }
   }
 }
@@ -164,8 +162,7 @@ export async function runPlanned(
   ctx: RunContext,
   item: PlannedItem,
   mayRetry: boolean,
-  crmWritten?: CrmWriteDone,
-  outlookWritten?: OutlookUpdateResult,
+  ahead: ItemWrittenAhead = {},
 ): Promise<'done' | 'failed' | 'retry'> {
   const { slot, plan } = item;
   logConflicts(ctx, slot, plan.conflicts);
@@ -183,11 +180,11 @@ export async function runPlanned(
   // executePlan may commit a pendingCreate row before a CRM create (slot.mapping becomes it). A create that then fails
   // created nothing: its failure stays on the row it was recorded on, which finds the pendingCreate row when retried.
   // (writeCrmInBatch may have committed it already, and says what was there before.)
-  const mappingBefore = crmWritten ? crmWritten.mappingBefore : slot.mapping;
+  const mappingBefore = ahead.crm ? ahead.crm.mappingBefore : slot.mapping;
   try {
     execution = await executePlan(ctx, slot, plan, {
-      ...(crmWritten ? { crm: crmWritten.result } : {}),
-      ...(outlookWritten ? { outlookUpdate: outlookWritten } : {}),
+      ...(ahead.crm ? { crm: ahead.crm.result } : {}),
+      ...(ahead.outlookUpdate ? { outlookUpdate: ahead.outlookUpdate } : {}),
     });
   } catch (error) {
     if (error instanceof PartialExecutionError) {

@@ -1,21 +1,21 @@
-// The writes of a batch of planned items go out together: first their CRM writes (CrmConnector.writeBatch: one
-// Dataverse `$batch` per 20 writes, dataverse-behaviour.md §2.6), then the Outlook updates that follow them
-// (MailboxSource.updateItems: Graph `$batch`es, graph-behaviour.md §5.3), so a cycle costs about ⌈writes/20⌉ requests
-// per side rather than one or more per item (DESIGN.md §10). Each item then finishes on its own (execute.ts), with
-// the results of those writes in place of making them: its other writes and its commit come after, as they would.
+// The writes of a batch of planned items go out together, per side and phase: the CrmId stamps of the records about to
+// be created, then the CRM writes (CrmConnector.writeBatch: one Dataverse `$batch` per 20 writes,
+// dataverse-behaviour.md §2.6), then the Outlook updates that follow CRM updates (MailboxSource.updateItems: Graph
+// `$batch`es, graph-behaviour.md §5.3). A cycle then costs about ⌈writes/20⌉ requests per side rather than one or more
+// per item (DESIGN.md §10). Each item finishes on its own (execute.ts), with the results of those writes in place of
+// making them: its other writes and its commit come after, as they would.
 //
-// Why this keeps the crash guarantees of DESIGN.md §4: within an item, every write keeps its place (CRM create before
-// the Outlook stamp, CRM update before the Outlook update, a CRM delete only in a plan with no Outlook write); a
-// write goes ahead only when everything before it in its item did. Only the order across items changes: several
-// items' writes land before the first item commits. A crash then leaves each of them where a crash after its own
-// writes would: a create behind its pendingCreate row (committed before the batch, marked created after it), an
-// update the rerun re-reads and re-plans from the unchanged baseline, finding both sides already agreeing.
-import type { MappingRow } from '../core/model';
+// Why this keeps the crash guarantees of DESIGN.md §4: within an item, every write keeps its place, the same as when
+// the item runs alone (execute.ts: pendingCreate row, CrmId stamp, CRM create, created mark; or CRM update before the
+// Outlook update; a CRM delete only in a plan with no Outlook write), and a write goes ahead only when everything
+// before it in its item did. Only the order across items changes: several items' writes land before the first item
+// commits. A crash then leaves each of them where a crash after its own writes would.
+import type { CrmRecord, MappingRow } from '../core/model';
 import type { Plan } from '../core/plan';
 import type { CrmWriteOp, CrmWriteResult } from '../ports/crm-connector';
 import { ItemRejectedError } from '../ports/errors';
 import type { OutlookUpdate, OutlookUpdateResult } from '../ports/mailbox-source';
-import { commitPendingCreate, outlookUpdateOf } from './execute';
+import { commitPendingCreate, markCreated, outlookUpdateOf, pendingCrmIdOf } from './execute';
 import type { Slot } from './hydrate';
 import type { RunContext } from './run-context';
 
@@ -28,6 +28,12 @@ export interface BatchableItem {
 export interface CrmWriteDone {
   result: CrmWriteResult;
   mappingBefore: MappingRow | null;
+}
+
+/** What of one item's writes ran ahead, in a batch: its CRM write, its Outlook update. */
+export interface ItemWrittenAhead {
+  crm?: CrmWriteDone;
+  outlookUpdate?: OutlookUpdateResult;
 }
 
 /**
@@ -48,43 +54,126 @@ export function crmWriteOf(slot: Slot, plan: Plan): CrmWriteOp | null {
 }
 
 /**
- * Make the batchable CRM writes of these items in one connector call. A create first commits its pendingCreate row
- * (execute.ts commitPendingCreate); an item whose row cannot be committed makes no CRM write and gets that failure as
- * its result. A failure of the whole call is every write's result: none of them is known to have happened, which the
- * items handle as a failed single write (their rows keep the failure; creates are idempotent on their key).
+ * Run ahead the writes of these items that may go in batches. With fewer than two CRM writes, the CRM side (and the
+ * stamps of creates) is left to each item, at the cost it always had; Outlook updates that need no CRM write first are
+ * batched as soon as there are two.
  */
-export async function writeCrmInBatch(ctx: RunContext, items: readonly BatchableItem[]): Promise<Map<BatchableItem, CrmWriteDone>> {
-  const done = new Map<BatchableItem, CrmWriteDone>();
+export async function writeAhead(ctx: RunContext, items: readonly BatchableItem[]): Promise<Map<BatchableItem, ItemWrittenAhead>> {
+  const ahead = new Map<BatchableItem, ItemWrittenAhead>();
+  const entry = (item: BatchableItem): ItemWrittenAhead => {
+    const found = ahead.get(item);
+    if (found) return found;
+    const created: ItemWrittenAhead = {};
+    ahead.set(item, created);
+    return created;
+  };
   const writes = items.flatMap((item) => {
     const op = crmWriteOf(item.slot, item.plan);
     return op ? [{ item, op }] : [];
   });
-  // A single write goes alone: the item makes it in execute.ts, at the cost it always had.
-  if (writes.length < 2) return done;
-  // Before the first write of the batch, the pendingCreate rows included (DESIGN.md §4.1).
-  await ctx.lease.keepAlive();
-  const queued: { item: BatchableItem; op: CrmWriteOp; mappingBefore: MappingRow | null }[] = [];
-  for (const { item, op } of writes) {
-    const mappingBefore = item.slot.mapping;
-    if (op.type === 'create') {
-      try {
-        await commitPendingCreate(ctx, item.slot, item.plan);
-      } catch (error) {
-        done.set(item, { result: { ok: false, error: asError(error) }, mappingBefore });
-        continue;
+  const crmBatched = writes.length >= 2;
+  if (crmBatched || items.length >= 2) await ctx.lease.keepAlive();
+
+  // 1. The pendingCreate row of each create, before anything of it is written (execute.ts commitPendingCreate).
+  const mappingBefore = new Map<BatchableItem, MappingRow | null>();
+  const queued: { item: BatchableItem; op: CrmWriteOp }[] = [];
+  if (crmBatched) {
+    for (const { item, op } of writes) {
+      mappingBefore.set(item, item.slot.mapping);
+      if (op.type === 'create') {
+        try {
+          await commitPendingCreate(ctx, item.slot, item.plan);
+        } catch (error) {
+          entry(item).crm = { result: { ok: false, error: asError(error) }, mappingBefore: mappingBefore.get(item) ?? null };
+          continue;
+        }
       }
+      queued.push({ item, op });
     }
-    queued.push({ item, op, mappingBefore });
   }
-  if (queued.length === 0) return done;
-  await ctx.lease.keepAlive();
-  const results = await writeAll(ctx, queued.map((entry) => entry.op));
-  queued.forEach(({ item, mappingBefore }, index) => {
-    const result = results[index] ?? { ok: false, error: new Error('the connector returned no result for this write') };
-    done.set(item, { result, mappingBefore });
-  });
-  await markCreated(ctx, queued.map(({ item }, index) => ({ item, result: results[index] })));
-  return done;
+
+  // 2. Outlook updates that come before the item's CRM write or need none: the stamps of the records about to be
+  // created (their ids are known: the pendingCreate rows), and updates of items with no CRM write.
+  const before: { item: BatchableItem; update: OutlookUpdate }[] = [];
+  for (const item of items) {
+    const { slot, plan } = item;
+    if (!mayUpdateOutlookAhead(plan)) continue;
+    const isQueuedCreate = plan.crm.type === 'create' && queued.some((q) => q.item === item);
+    if (plan.crm.type !== 'none' && !isQueuedCreate) continue;
+    const update = updateOf(ctx, slot, plan, isQueuedCreate ? pendingCrmIdOf(slot) : null);
+    if (update) before.push({ item, update });
+  }
+  const stampsInQueue = before.some(({ item }) => item.plan.crm.type === 'create');
+  if (before.length >= 2 || stampsInQueue) {
+    const results = await updateAll(ctx, before.map((b) => b.update));
+    before.forEach(({ item }, index) => {
+      entry(item).outlookUpdate = results[index] ?? { ok: false, error: new Error('the mailbox returned no result for this update') };
+    });
+  }
+
+  // 3. The CRM writes, in one call: a create only once its stamp landed.
+  if (queued.length > 0) {
+    const sendable = queued.filter(({ item }) => {
+      const stamp = ahead.get(item)?.outlookUpdate;
+      if (!stamp || stamp.ok) return true;
+      entry(item).crm = { result: { ok: false, error: stamp.error }, mappingBefore: mappingBefore.get(item) ?? null };
+      return false;
+    });
+    await ctx.lease.keepAlive();
+    const results = sendable.length > 0 ? await writeAll(ctx, sendable.map((q) => q.op)) : [];
+    const createdRecords: { slot: Slot; record: CrmRecord }[] = [];
+    sendable.forEach(({ item, op }, index) => {
+      const result = results[index] ?? { ok: false, error: new Error('the connector returned no result for this write') };
+      entry(item).crm = { result, mappingBefore: mappingBefore.get(item) ?? null };
+      if (op.type === 'create' && result.ok && result.record) createdRecords.push({ slot: item.slot, record: result.record });
+    });
+    await markCreated(ctx, createdRecords);
+  }
+
+  // 4. Outlook updates after a CRM update that landed.
+  const after: { item: BatchableItem; update: OutlookUpdate }[] = [];
+  for (const item of items) {
+    const { slot, plan } = item;
+    if (plan.crm.type !== 'update' || !mayUpdateOutlookAhead(plan) || !ahead.get(item)?.crm?.result.ok) continue;
+    const update = updateOf(ctx, slot, plan, null);
+    if (update) after.push({ item, update });
+  }
+  if (after.length >= 2) {
+    await ctx.lease.keepAlive();
+    const results = await updateAll(ctx, after.map((a) => a.update));
+    after.forEach(({ item }, index) => {
+      entry(item).outlookUpdate = results[index] ?? { ok: false, error: new Error('the mailbox returned no result for this update') };
+    });
+  }
+  return ahead;
+}
+
+/** A plan whose Outlook write is at most an update (no create, no delete) and that deletes nothing in the CRM. */
+function mayUpdateOutlookAhead(plan: Plan): boolean {
+  return plan.outlook.type !== 'create' && plan.outlook.type !== 'delete' && plan.crm.type !== 'delete';
+}
+
+function updateOf(ctx: RunContext, slot: Slot, plan: Plan, crmIdToStamp: string | null): OutlookUpdate | null {
+  try {
+    return outlookUpdateOf(ctx, slot, plan, slot.outlookItem ?? null, crmIdToStamp);
+  } catch {
+    return null; // the item raises it itself, alone (execute.ts)
+  }
+}
+
+/** One updateItems call, or the single updateItem for one update (the same requests as the item would make). */
+async function updateAll(ctx: RunContext, updates: readonly OutlookUpdate[]): Promise<OutlookUpdateResult[]> {
+  const source = ctx.deps.mailboxSource;
+  try {
+    if (updates.length === 1 && updates[0]) {
+      const { ref, write, tracking, ifMatch } = updates[0];
+      return [{ ok: true, item: await source.updateItem(ctx.mailbox, ref, write, tracking, ifMatch) }];
+    }
+    // A `$batch` refused as a whole fails its own updates alone, inside (MailboxSource.updateItems).
+    return await source.updateItems(ctx.mailbox, updates);
+  } catch (error) {
+    return updates.map(() => ({ ok: false, error: asError(error) }));
+  }
 }
 
 /**
@@ -108,80 +197,6 @@ async function writeAll(ctx: RunContext, ops: readonly CrmWriteOp[]): Promise<Cr
     }
   }
   return results;
-}
-
-/**
- * Each create the batch made is recorded on its pendingCreate row (`crmVersion` set) at once, before any item goes
- * on: until an item's link commit, this is what proves its create happened (hydrate.ts settlePendingCreate), so a
- * record the user deletes in the CRM is not created again even if the run stops (a fatal error, a lost lease) before
- * that item's stamp and link. Best effort: a row not marked keeps the evidence the single path has.
- */
-async function markCreated(ctx: RunContext, entries: readonly { item: BatchableItem; result: CrmWriteResult | undefined }[]): Promise<void> {
-  const marked: { slot: Slot; row: MappingRow }[] = [];
-  for (const { item, result } of entries) {
-    const row = item.slot.mapping;
-    if (item.plan.crm.type !== 'create' || !result?.ok || !result.record || row?.state !== 'pendingCreate') continue;
-    if (row.crmId?.toLowerCase() !== result.record.id.toLowerCase()) continue;
-    marked.push({ slot: item.slot, row: { ...row, crmVersion: result.record.version } });
-  }
-  if (marked.length === 0) return;
-  try {
-    const results = await ctx.deps.store.commit(
-      ctx.mailbox,
-      marked.map(({ row }) => ({ mapping: { put: row } })),
-    );
-    for (const [index, result] of results.entries()) {
-      const entry = marked[index];
-      if (!entry || !result.ok) continue;
-      // The link commit is a CAS on this row's new etag.
-      entry.slot.mapping = result.mapping ?? (await ctx.deps.store.getMapping(ctx.mailbox, entry.row.mapId));
-    }
-    ctx.tally.add('mapping.createdMarked', results.filter((result) => result.ok).length);
-  } catch (error) {
-    ctx.deps.logger.warn('could not mark pendingCreate rows as created', { reason: asError(error).message });
-  }
-}
-
-/**
- * The Outlook update of each item that may go ahead now: a plan with no Outlook create or delete and no CRM delete,
- * whose CRM write (if any) went ahead and succeeded — its stamp needs the created id, and an item whose CRM write
- * failed stops there. Two or more go in one updateItems call; a single one the item makes itself.
- */
-export async function writeOutlookInBatch(
-  ctx: RunContext,
-  items: readonly BatchableItem[],
-  crmDone: ReadonlyMap<BatchableItem, CrmWriteDone>,
-): Promise<Map<BatchableItem, OutlookUpdateResult>> {
-  const done = new Map<BatchableItem, OutlookUpdateResult>();
-  const queued: { item: BatchableItem; update: OutlookUpdate }[] = [];
-  for (const item of items) {
-    const { slot, plan } = item;
-    if (plan.outlook.type === 'create' || plan.outlook.type === 'delete' || plan.crm.type === 'delete') continue;
-    const crm = crmDone.get(item);
-    if (plan.crm.type !== 'none' && !crm?.result.ok) continue;
-    const createdCrmId = plan.crm.type === 'create' && crm?.result.ok ? (crm.result.record?.id ?? null) : null;
-    let update: OutlookUpdate | null;
-    try {
-      update = outlookUpdateOf(ctx, slot, plan, slot.outlookItem ?? null, createdCrmId);
-    } catch {
-      continue; // the item raises it itself, alone (execute.ts)
-    }
-    if (update) queued.push({ item, update });
-  }
-  if (queued.length < 2) return done;
-  await ctx.lease.keepAlive();
-  const updates = queued.map((entry) => entry.update);
-  let results: OutlookUpdateResult[];
-  try {
-    // A `$batch` refused as a whole fails its own updates alone, inside (MailboxSource.updateItems).
-    results = await ctx.deps.mailboxSource.updateItems(ctx.mailbox, updates);
-  } catch (error) {
-    results = updates.map(() => ({ ok: false, error: asError(error) }));
-  }
-  queued.forEach(({ item }, index) => {
-    done.set(item, results[index] ?? { ok: false, error: new Error('the mailbox returned no result for this update') });
-  });
-  return done;
 }
 
 function asError(error: unknown): Error {

@@ -65,12 +65,23 @@ export async function executePlan(ctx: RunContext, slot: Slot, plan: Plan, ahead
   const actAs = ctx.user;
   const done: Execution = { crmRecord: slot.crmRecord ?? null, outlookItem: slot.outlookItem ?? null };
 
+  let rest = ahead;
   if (plan.crm.type === 'create') {
     if (crmWritten) {
       done.crmRecord = recordWritten(crmWritten, 'create');
     } else {
       await commitPendingCreate(ctx, slot, plan);
+      // The record's id is known before the create (the pendingCreate row): the Outlook item is stamped with it
+      // first, so a crash after the create leaves an item that carries the id. A To Do task the user then moves to
+      // another list (a new id) is followed by that stamp instead of being taken for a new one (hydrate.ts).
+      const pendingId = pendingCrmIdOf(slot);
+      const stamp = pendingId && !ahead.outlookUpdate ? outlookUpdateOf(ctx, slot, plan, done.outlookItem, pendingId) : null;
+      if (stamp) {
+        done.outlookItem = await mailboxSource.updateItem(ctx.mailbox, stamp.ref, stamp.write, stamp.tracking, stamp.ifMatch);
+        rest = { ...ahead, outlookUpdate: { ok: true, item: done.outlookItem } };
+      }
       done.crmRecord = await crm.create(kind, plan.crm.write, { actAs, idempotencyKey: plan.crm.idempotencyKey });
+      await markCreated(ctx, [{ slot, record: done.crmRecord }]);
     }
   }
   if (plan.outlook.type === 'create') {
@@ -83,7 +94,7 @@ export async function executePlan(ctx: RunContext, slot: Slot, plan: Plan, ahead
   }
   const created = plan.crm.type === 'create' || plan.outlook.type === 'create';
   try {
-    return await executeRest(ctx, slot, plan, done, ahead);
+    return await executeRest(ctx, slot, plan, done, rest);
   } catch (error) {
     if (created && !(error instanceof InvariantError)) throw new PartialExecutionError(done, error);
     throw error;
@@ -193,6 +204,42 @@ export function outlookUpdateOf(
 function itemWritten(written: OutlookUpdateResult): OutlookItem {
   if (!written.ok) throw written.error;
   return written.item;
+}
+
+/** The id a committed pendingCreate row names for the create about to run, if any. */
+export function pendingCrmIdOf(slot: Slot): string | null {
+  return slot.mapping?.state === 'pendingCreate' ? slot.mapping.crmId : null;
+}
+
+/**
+ * Each create that returned is recorded on its pendingCreate row (`crmVersion` set) at once, in one commit, before the
+ * item goes on: until its link commit, this proves the create happened (hydrate.ts settlePendingCreate), so a record
+ * the user deletes in the CRM is not created again if the run stops first (a crash, a fatal error, a lost lease) and
+ * the CRM cursor expires. Best effort: a row not marked keeps the evidence of the feed.
+ */
+export async function markCreated(ctx: RunContext, created: readonly { slot: Slot; record: CrmRecord }[]): Promise<void> {
+  const marked: { slot: Slot; row: MappingRow }[] = [];
+  for (const { slot, record } of created) {
+    const row = slot.mapping;
+    if (row?.state !== 'pendingCreate' || row.crmId?.toLowerCase() !== record.id.toLowerCase()) continue;
+    marked.push({ slot, row: { ...row, crmVersion: record.version } });
+  }
+  if (marked.length === 0) return;
+  try {
+    const results = await ctx.deps.store.commit(
+      ctx.mailbox,
+      marked.map(({ row }) => ({ mapping: { put: row } })),
+    );
+    for (const [index, result] of results.entries()) {
+      const entry = marked[index];
+      if (!entry || !result.ok) continue;
+      // The link commit is a CAS on this row's new etag.
+      entry.slot.mapping = result.mapping ?? (await ctx.deps.store.getMapping(ctx.mailbox, entry.row.mapId));
+    }
+    ctx.tally.add('mapping.createdMarked', results.filter((result) => result.ok).length);
+  } catch (error) {
+    ctx.deps.logger.warn('could not mark pendingCreate rows as created', { reason: error instanceof Error ? error.message : String(error) });
+  }
 }
 
 function recordWritten(written: CrmWriteResult, what: 'create' | 'update'): CrmRecord {

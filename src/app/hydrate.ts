@@ -51,17 +51,18 @@ export async function hydrateBatch(ctx: RunContext, rows: readonly ChangeRow[]):
 
 /**
  * A pendingCreate row whose record reads as gone: the create never ran (a crash or a rejected write right before it),
- * or it ran and the record was deleted since. Three pieces of evidence prove the create happened, and the pair is then
+ * or it ran and the record was deleted since. Two pieces of evidence prove the create happened, and the pair is then
  * planned as linked with its CRM side deleted (DESIGN.md §6), never created again: a `deleted` change recorded for the
- * row's record by the CRM feed, the row marked as created (a batched create, batch-writes.ts markCreated), or the row's
- * CRM id stamped on the Outlook item (the stamp is written only after the create returned, execute.ts). The last two
- * survive a CRM cursor that expired and lost the delete. Without any, the create runs again with the same key.
+ * row's record by the CRM feed, or the row marked as created right after the create returned (execute.ts
+ * markCreated), which survives a CRM cursor that expired and lost the delete. Without either, the create runs again
+ * with the same idempotency key (it returns the first attempt's record if there was one).
  */
 async function settlePendingCreate(ctx: RunContext, slot: Slot): Promise<void> {
   const mapping = slot.mapping;
   if (mapping?.state !== 'pendingCreate' || slot.crmRecord !== null) return;
-  // crmVersion is set on a pendingCreate row only once its create returned (batch-writes.ts markCreated).
-  if (mapping.crmVersion !== null || (mapping.crmId !== null && slot.outlookItem?.crmId === mapping.crmId)) {
+  // crmVersion is set on a pendingCreate row only once its create returned (execute.ts markCreated). The CrmId stamp
+  // is no evidence: it is written before the create (execute.ts).
+  if (mapping.crmVersion !== null) {
     slot.mapping = { ...mapping, state: 'linked' };
     return;
   }

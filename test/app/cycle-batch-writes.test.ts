@@ -160,23 +160,43 @@ describe('runMailboxCycle: CRM writes in batches', () => {
     expect(world.outlook.snapshot(MAILBOX, 'contact').map((c) => c.data.jobTitle)).toEqual(['Rear Admiral']);
   });
 
-  // Found in review: a fatal error on the first item stops the run with the batch's other creates made but neither
-  // stamped nor linked. Each create is marked on its pendingCreate row right after the batch (batch-writes.ts
-  // markCreated), so a record the user then deletes in the CRM, with the CRM cursor expired, is not created again.
-  it('after a fatal Outlook error on the first item, a record the user then deletes in the CRM is not created again', async () => {
+  // Found in review: a fatal error must not leave records made but unproven. The stamps come first (execute.ts), so a
+  // fatal Outlook error stops every create of the batch before the CRM; a create that did run is marked on its row
+  // right away (markCreated), so a record the user then deletes in the CRM, with the cursor expired, stays deleted.
+  it('a fatal Outlook error during the stamps creates nothing; a later cycle creates each record once', async () => {
     const world = new World();
     trackContacts(world, 2);
     world.outlook.injectFault(MAILBOX, 'updateItem', new AuthError('injected: Graph consent revoked'));
     const first = await world.cycle();
-    expect(first.failures.map((f) => f.reason)).toEqual(['auth']);
-    const madeInCycleOne = world.crm.all('contact').map((r) => r.id);
-    expect(madeInCycleOne).toHaveLength(2);
-    expect((await world.mappings('contact')).every((m) => m.state !== 'pendingCreate' || m.crmVersion !== null)).toBe(true);
-    for (const id of madeInCycleOne) world.crm.userDelete('contact', id);
-    world.crm.expireCursors();
-    await world.cycle();
-    await world.cycle();
+    expect(first.failures.map((f) => f.reason)).toContain('auth');
     expect(world.crm.all('contact')).toEqual([]);
+    world.clock.advance(60 * 60_000);
+    await world.cycle();
+    await world.cycle();
+    expect(world.crm.all('contact')).toHaveLength(2);
+    expect((await world.mappings('contact')).filter((m) => m.state === 'linked')).toHaveLength(2);
+  });
+
+  it('a create marked on its row is not made again after its record is deleted in the CRM and the cursor expired', async () => {
+    // The run stops right after the batch's created marks: neither item is linked yet.
+    let crashed = false;
+    for (let crashAfter = 1; crashAfter < 40 && !crashed; crashAfter += 1) {
+      const probe = new World();
+      trackContacts(probe, 2);
+      await probe.cycle({ deps: probe.deps(crashAfter) });
+      const rows = await probe.mappings('contact');
+      if (!probe.writes.dead || rows.length !== 2 || !rows.every((m) => m.state === 'pendingCreate' && m.crmVersion !== null)) continue;
+      crashed = true;
+      const made = probe.crm.all('contact').map((r) => r.id);
+      expect(made).toHaveLength(2);
+      for (const id of made) probe.crm.userDelete('contact', id);
+      probe.crm.expireCursors();
+      probe.clock.advance(11 * 60_000);
+      await probe.cycle();
+      await probe.cycle();
+      expect(probe.crm.all('contact')).toEqual([]);
+    }
+    expect(crashed).toBe(true);
   });
 
   // Found in review: a request the CRM refuses as a whole (HTTP 413 for a batch too large, dataverse-behaviour.md

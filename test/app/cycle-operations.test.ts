@@ -87,15 +87,17 @@ describe('match before create', () => {
     expect(world.writes.serviceWrites()).toEqual({ 'outlook.update': 1 });
   });
 
-  it('records a CRM create whose Outlook stamp failed, so the record is not created in Outlook again', async () => {
+  it('a CrmId stamp that fails stops the CRM create: nothing is created, and the retry creates the record once', async () => {
     const world = new World();
     const outlookId = world.outlook.userCreate(MAILBOX, 'contact', 'contacts', taggedContact('Ada', 'Lovelace', 'ada@example.org'));
     world.outlook.injectFault(MAILBOX, 'updateItem', new TransientError('503 Service Unavailable'));
 
     const failed = await world.cycle();
 
+    // The stamp comes before the create (execute.ts): the pendingCreate row names the record, none exists yet.
     expect(failed.failures).toEqual([expect.objectContaining({ key: `o:contact:${outlookId}`, reason: 'transient' })]);
-    expect(await world.mappings('contact')).toEqual([expect.objectContaining({ outlookId, state: 'linked' })]);
+    expect(world.crm.all('contact')).toHaveLength(0);
+    expect(await world.mappings('contact')).toEqual([expect.objectContaining({ outlookId, state: 'pendingCreate', crmVersion: null })]);
     world.clock.advance(60 * 60_000);
     await world.cycle();
     await world.cycle();

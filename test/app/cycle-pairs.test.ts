@@ -1,6 +1,6 @@
-// One pair, one row, one plan per cycle (DESIGN.md §3: the mapping is a bijection; §4 "Guards"). A failure after a
-// create moves onto the pair's `map:` row together with the mapping, and two rows of one pair (recorded before and
-// after the mapping existed) never plan the same writes twice in a cycle, nor count twice against the delete guard.
+// One pair, one row, one plan per cycle (DESIGN.md §3: the mapping is a bijection; §4 "Guards"). A stamp that fails
+// before its create leaves a pendingCreate row and nothing else, and two rows of one pair (recorded before and after
+// the mapping existed) never plan the same writes twice in a cycle, nor count twice against the delete guard.
 import { mappedChangeKey, outlookChangeKey } from '../../src/app/collect';
 import { TransientError } from '../../src/ports/errors';
 import { taggedTask } from './support/fixtures';
@@ -8,37 +8,34 @@ import { MAILBOX, World } from './support/world';
 
 const BACKOFF = { baseMs: 10 * 60_000 };
 
-describe('a plan that fails after its create', () => {
-  it('keeps the failure on the pair\'s map: row only, so a later delete runs once', async () => {
+describe('a plan whose CrmId stamp fails before its create', () => {
+  it('creates nothing; when the task is then deleted in Outlook, nothing is created or deleted and no row is left', async () => {
     const world = new World();
     const list = world.outlook.defaultTodoListId(MAILBOX);
     const taskId = world.outlook.userCreate(MAILBOX, 'task', list, taggedTask('Send offer'));
-    // The CRM record is created, then stamping its id on the task fails (sync-lessons.md §4.1: the create is recorded).
+    // The stamp of the record's known id comes first (execute.ts); it fails, so the create never runs.
     world.outlook.injectFault(MAILBOX, 'updateItem', new TransientError('service unavailable'));
 
-    const partial = await world.cycle({ backoff: BACKOFF });
+    const failed = await world.cycle({ backoff: BACKOFF });
 
-    expect(world.writes.serviceWrites()).toEqual({ 'crm.create': 1 });
+    expect(world.writes.serviceWrites()).toEqual({});
+    expect(world.crm.all('task')).toEqual([]);
+    expect(failed.failures.map((f) => [f.key, f.reason])).toEqual([[outlookChangeKey('task', taskId), 'transient']]);
     const [mapping] = await world.mappings('task');
-    const mapKey = mappedChangeKey(mapping?.mapId ?? '');
-    expect(partial.failures.map((f) => [f.key, f.reason])).toEqual([[outlookChangeKey('task', taskId), 'transient']]);
-    expect(await world.store.getChange(MAILBOX, outlookChangeKey('task', taskId))).toBeNull();
-    expect(await world.store.getChange(MAILBOX, mapKey)).toMatchObject({ mapId: mapping?.mapId, outlookId: taskId, attempts: 1, reason: 'transient' });
-    expect(await world.store.countChanges(MAILBOX)).toBe(1);
+    expect(mapping).toMatchObject({ state: 'pendingCreate', outlookId: taskId, crmVersion: null });
+    expect(await world.store.getChange(MAILBOX, outlookChangeKey('task', taskId))).toMatchObject({ attempts: 1, reason: 'transient' });
+    expect(await world.store.getChange(MAILBOX, mappedChangeKey(mapping?.mapId ?? ''))).toBeNull();
 
-    // Both sides move on before the retry: a CRM edit (the feed records it on the map: row) and the user deletes the
-    // open task in Outlook (DESIGN.md §6: deleted in the CRM).
-    const [crmTask] = world.crm.all('task');
-    world.crm.userEdit('task', crmTask?.id ?? '', { description: 'call first' });
+    // The user deletes the task before the retry: the pendingCreate row names a record that was never made.
     world.outlook.userDelete(MAILBOX, taskId);
     world.clock.advance(BACKOFF.baseMs);
 
     const retry = await world.cycle({ backoff: BACKOFF });
 
     expect(retry.failures).toEqual([]);
-    expect(world.writes.serviceWrites()).toEqual({ 'crm.delete': 1 });
-    expect(retry.counts['deletes.planned']).toBe(1);
+    expect(world.writes.serviceWrites()).toEqual({});
     expect(world.crm.all('task')).toEqual([]);
+    expect(await world.mappings('task')).toEqual([]);
     expect(await world.store.countChanges(MAILBOX)).toBe(0);
   });
 });

@@ -195,6 +195,26 @@ describe('5. a CRM record deleted while its Outlook item is out of view, with th
   });
 });
 
+describe('5b. an out-of-view item read directly and no longer tracked (found by the model, 2026-11-21)', () => {
+  // A round from no cursor lists only tracked items, so its sweep reports an untracked mapped contact as removed; the
+  // direct read finds it in its place, untracked. Was: deferred as out of view, and the user's untrack never applied.
+  test('contact: the untrack is applied (unlink, DESIGN.md §6), not deferred', () => {
+    const input = planInput('contact', 'outOfView', 'inScope', 'linked');
+    const { outlook } = pairFixture('contact');
+    const untracked = { ...outlook, tracking: { marker: false, category: false } };
+    const p = plan({ ...input, outlook: { state: 'outOfView', item: untracked } });
+    expect(summary(p)[3]).toBe('put:unlinked');
+    expect(isDeferredPlan(p)).toBe(false);
+  });
+
+  test('still tracked: out of view stays deferred', () => {
+    const input = planInput('contact', 'outOfView', 'inScope', 'linked');
+    const { outlook } = pairFixture('contact');
+    const p = plan({ ...input, outlook: { state: 'outOfView', item: outlook } });
+    expect(isDeferredPlan(p)).toBe(true);
+  });
+});
+
 describe('6. a linked pair with one side unknown is deferred (the change row is kept and retried)', () => {
   test.each([
     ['absent', 'inScope', LINKED_OUTLOOK_UNKNOWN],

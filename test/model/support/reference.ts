@@ -112,9 +112,8 @@ export interface KnownIssues {
    */
   pendingCreateDeletionUnseen: boolean;
   /**
-   * Open, same window: a crash between the CRM create of a tracked To Do task and its CrmId stamp, then the user moves
-   * the task to another list (a new task id, no stamp to follow): the moved task is created in the CRM a second time
-   * when the first record stays (out of scope), or the first record is deleted by the Outlook-delete rule.
+   * Fixed (the stamp now comes before the create): a crash between the CRM create of a tracked To Do task and its
+   * CrmId stamp, then the user moved the task to another list (a new id, no stamp to follow it by).
    */
   pendingCreateTaskMoveUnstamped: boolean;
   /**
@@ -143,7 +142,7 @@ export const AVOID_KNOWN_ISSUES: KnownIssues = {
   crashBeforeLinkCommit: false, // fixed (issue 6): the pendingCreate row; regressions.test.ts keeps it fixed
   crashAfterOutlookCreate: true, // open: regressions.test.ts pins it (it.failing)
   pendingCreateDeletionUnseen: true, // open: regressions.test.ts pins it (it.failing)
-  pendingCreateTaskMoveUnstamped: true, // open: regressions.test.ts pins it (it.failing)
+  pendingCreateTaskMoveUnstamped: false, // fixed: see regressions.test.ts
   relinkMarkerLeft: true, // open: regressions.test.ts pins it (it.failing)
   staleIdAfterTaskMove: false, // fixed: see regressions.test.ts "fixed since"
   outOfScopeChurn: false, // fixed: see regressions.test.ts "fixed since"
