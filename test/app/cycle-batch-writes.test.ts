@@ -4,7 +4,7 @@
 // its own (dataverse-behaviour.md §2.6: one change set per write, continue-on-error; graph-behaviour.md §5.3).
 import { AuthError, ItemRejectedError } from '../../src/ports/errors';
 import { crmContact, taggedContact } from './support/fixtures';
-import { MAILBOX, World } from './support/world';
+import { CATEGORY, MAILBOX, World } from './support/world';
 
 function trackContacts(world: World, count: number): string[] {
   return Array.from({ length: count }, (_, n) =>
@@ -56,6 +56,25 @@ describe('runMailboxCycle: Outlook updates in batches', () => {
     // Both edits survive: the user's Outlook edit went to the CRM after the re-plan.
     expect(contacts.filter((c) => c.data.department === 'Edited in Outlook')).toHaveLength(1);
     expect(world.crm.all('contact').filter((r) => r.data.department === 'Edited in Outlook')).toHaveLength(1);
+  });
+});
+
+describe('runMailboxCycle: re-tracked pairs are re-stamped one by one', () => {
+  // A crash between a re-link's stamp and its link commit leaves the marker behind (open, regressions.test.ts
+  // relinkMarkerLeft); batched, one crash would leave a whole chunk so. Their re-stamps stay on the single path.
+  it('two contacts untracked and tracked again: two single updates, no updateItems call', async () => {
+    const world = new World();
+    const ids = trackContacts(world, 2);
+    await world.cycle();
+    for (const id of ids) world.outlook.userEdit(MAILBOX, id, { categories: [] });
+    await world.cycle();
+    expect((await world.mappings('contact')).map((m) => m.state)).toEqual(['unlinked', 'unlinked']);
+    for (const id of ids) world.outlook.userEdit(MAILBOX, id, { categories: [CATEGORY] });
+    await world.cycle();
+
+    expect(world.mailboxSource.updateBatchSizes).toEqual([]);
+    expect(world.mailboxSource.updateCalls).toHaveLength(2);
+    expect((await world.mappings('contact')).map((m) => m.state)).toEqual(['linked', 'linked']);
   });
 });
 
