@@ -130,6 +130,7 @@ export function buildRuntime(config: Config, options: BuildOptions = {}): Runtim
       // Token requests bypass the counting fetch, so the run's request counts show API calls only.
       fetch: transport,
     }),
+    logger,
   });
 
   const storage = storageConnections(config);

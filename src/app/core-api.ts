@@ -1,7 +1,7 @@
 // The few pure-core functions the app calls, in one place: the planner decides, the app only executes.
 import type { CrmRecord, FieldValues, ItemKind, OutlookItem } from '../core/model';
 import { differingFields } from '../core/compare';
-import { fieldsOfCrm, fieldsOfOutlook, hashFields } from '../core/fields';
+import { baselineForComparing, fieldsOfCrm, fieldsOfOutlook, hashFields } from '../core/fields';
 import { activeFields, DEFAULT_PRODUCT_GUID, directionOf, mappingFor } from '../core/mappings';
 import { plan, PENDING_CRM_ID } from '../core/planner';
 import type { Plan, PlanInput } from '../core/plan';
@@ -29,8 +29,9 @@ export function outlookFields(ctx: RunContext, kind: ItemKind, item: OutlookItem
   return fieldsOfOutlook(item, ctx.settings.kinds[kind], ctx.options.productGuid ?? DEFAULT_PRODUCT_GUID, fieldMappingOf(ctx, kind));
 }
 
-export function crmFields(ctx: RunContext, kind: ItemKind, record: CrmRecord): FieldValues {
-  return fieldsOfCrm(record, ctx.settings.kinds[kind], fieldMappingOf(ctx, kind));
+/** With `baseline`, a CRM value unchanged since that baseline reads as it was synced (a time zone changed meanwhile). */
+export function crmFields(ctx: RunContext, kind: ItemKind, record: CrmRecord, baseline?: FieldValues): FieldValues {
+  return fieldsOfCrm(record, ctx.settings.kinds[kind], fieldMappingOf(ctx, kind), baseline);
 }
 
 /**
@@ -62,6 +63,8 @@ export function oneWayFieldsFrom(ctx: RunContext, kind: ItemKind, side: 'outlook
  * compares (per field type: an e-mail address without case), so reconciliation never reports what the merge ignores.
  */
 export function differsFromBaseline(ctx: RunContext, kind: ItemKind, side: 'outlook' | 'crm', values: FieldValues, baseline: FieldValues): boolean {
-  const fields = activeFields(fieldMappingOf(ctx, kind), ctx.settings.kinds[kind]);
-  return differingFields(fields, values, baseline, fieldsSyncedFrom(ctx, kind, side)).length > 0;
+  const mapping = fieldMappingOf(ctx, kind);
+  const fields = activeFields(mapping, ctx.settings.kinds[kind]);
+  const comparable = baselineForComparing(baseline, ctx.settings.kinds[kind], mapping);
+  return differingFields(fields, values, comparable, fieldsSyncedFrom(ctx, kind, side)).length > 0;
 }

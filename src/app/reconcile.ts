@@ -129,7 +129,7 @@ function crmFindings(ctx: RunContext, mapping: MappingRow, records: Map<string, 
     // it; only a record changed since then needs the planner again, else the row would be re-recorded every cycle.
     return record.version === mapping.crmVersion ? [] : [{ ...base, change: 'outOfScope', at: record.modifiedOn }];
   }
-  return differsFromBaseline(ctx, mapping.kind, 'crm', crmFields(ctx, mapping.kind, record), mapping.baseline)
+  return differsFromBaseline(ctx, mapping.kind, 'crm', crmFields(ctx, mapping.kind, record, mapping.baseline), mapping.baseline)
     ? [{ ...base, change: 'upsert', at: record.modifiedOn }]
     : [];
 }

@@ -94,7 +94,7 @@ export function withUserTimeZone(options: ResolvedCycleOptions, user: CrmUser, l
   const zone = crmTimeZoneOf(user);
   if (zone === undefined) return options;
   if (zone === null) {
-    logger.warn('CRM user time zone unknown: all-day appointment and task dates are written at UTC midnight and only UTC-midnight dates are read', {
+    logger.warn('CRM user time zone unknown: dates are written at UTC midnight; task dates and all-day dates other than UTC midnight are not read', {
       mailbox,
       timeZone: user.timeZone ?? null,
     });

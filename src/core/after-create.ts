@@ -5,9 +5,9 @@
 // side and writes those stale values back over the newer ones on the side the create came from.
 import type { CrmRecord, FieldValues, JsonValue, OutlookItem } from './model';
 import { readCrmValues, readOutlookValues } from './fields';
-import { activeFields, DEFAULT_PRODUCT_GUID, directionOf, mappingFor } from './mappings';
+import { activeFields, DEFAULT_PRODUCT_GUID, directionOf } from './mappings';
 import { sameValue } from './normalize';
-import type { Plan, PlanContext } from './plan';
+import { mappingOfContext, type Plan, type PlanContext } from './plan';
 import { CRM_OWNER_KEY } from './rules';
 
 export interface CreatedSides {
@@ -28,7 +28,7 @@ export interface CreatedSides {
 export function baselineAfterCreate(plan: Plan, created: CreatedSides, context: PlanContext): FieldValues | null {
   if (plan.mapping.type !== 'put') return null;
   const planned = plan.mapping.baseline;
-  const mapping = context.fieldMapping ?? mappingFor(context.kind);
+  const mapping = mappingOfContext(context);
   const active = activeFields(mapping, context.settings);
   const fields = active.filter((f) => directionOf(f) === 'both' && !f.createOnly);
   let held: FieldValues | null = null;

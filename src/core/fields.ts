@@ -36,10 +36,44 @@ export function readOutlookValues(
   return derived(mapping, values);
 }
 
-export function readCrmValues(mapping: KindMapping, fields: readonly FieldDescriptor[], record: CrmRecord, unreadable?: UnreadableField[]): FieldValues {
+/** `readAs`: raw values to take instead of the fields' readers (readings against a baseline: FieldDescriptor.sinceBaseline). */
+export function readCrmValues(
+  mapping: KindMapping,
+  fields: readonly FieldDescriptor[],
+  record: CrmRecord,
+  unreadable?: UnreadableField[],
+  readAs?: ReadonlyMap<string, JsonValue>,
+): FieldValues {
   const values: Record<string, JsonValue> = {};
-  for (const field of fields) values[field.field] = readValue(field, field.crm.read(record), 'crm', unreadable);
+  for (const field of fields) {
+    const raw = readAs?.has(field.field) ? readAs.get(field.field) : field.crm.read(record);
+    values[field.field] = readValue(field, raw, 'crm', unreadable);
+  }
   return derived(mapping, values);
+}
+
+/**
+ * A linked pair's baseline for comparing (stored values of an earlier form in the field's form) and the CRM values read
+ * against the stored baseline (FieldDescriptor.sinceBaseline), which replace the fields' readers (readCrmValues
+ * `readAs`). Callers that compare a record with a baseline outside the planner (reconciliation) need both, or they see
+ * changes the planner then ignores. Without a baseline, nothing.
+ */
+export function readingsSince(
+  fields: readonly FieldDescriptor[],
+  baseline: FieldValues | null,
+  record: CrmRecord | null,
+): { base: FieldValues | null; crm: Map<string, JsonValue> } {
+  const crm = new Map<string, JsonValue>();
+  if (!baseline) return { base: null, crm };
+  let base: Record<string, JsonValue> | null = null;
+  for (const f of fields) {
+    if (!f.sinceBaseline || !(f.field in baseline)) continue;
+    const converted = f.sinceBaseline.upgrade(baseline[f.field] ?? null);
+    if (converted !== undefined) (base ??= { ...baseline })[f.field] = converted;
+    const read = record ? f.sinceBaseline.crm(record, baseline) : undefined;
+    if (read !== undefined) crm.set(f.field, read);
+  }
+  return { base: base ?? baseline, crm };
 }
 
 /** Normalizes values of this mapping (idempotent) and applies its derivations. */
@@ -63,9 +97,18 @@ export function fieldsOfOutlook(
   return readOutlookValues(mapping, activeFields(mapping, settings), item, productGuid, unreadable);
 }
 
-/** Normalized mapped fields of a CRM record under the mailbox's settings for its kind. */
-export function fieldsOfCrm(record: CrmRecord, settings: KindSettings, mapping = mappingFor(record.kind)): FieldValues {
-  return readCrmValues(mapping, activeFields(mapping, settings), record);
+/**
+ * Normalized mapped fields of a CRM record under the mailbox's settings for its kind. With the pair's stored
+ * `baseline`, read as the planner reads them against it (readingsSince).
+ */
+export function fieldsOfCrm(record: CrmRecord, settings: KindSettings, mapping = mappingFor(record.kind), baseline?: FieldValues): FieldValues {
+  const fields = activeFields(mapping, settings);
+  return readCrmValues(mapping, fields, record, undefined, baseline ? readingsSince(fields, baseline, record).crm : undefined);
+}
+
+/** A stored baseline with values of an earlier form in their fields' form, as the planner compares it (readingsSince). */
+export function baselineForComparing(baseline: FieldValues, settings: KindSettings, mapping: KindMapping): FieldValues {
+  return readingsSince(activeFields(mapping, settings), baseline, null).base ?? baseline;
 }
 
 /**

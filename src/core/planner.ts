@@ -9,18 +9,19 @@ import {
   hashFields,
   mergeFieldsOf,
   readCrmValues,
+  readingsSince,
   readOutlookValues,
 } from './fields';
-import { activeFields, DEFAULT_PRODUCT_GUID, directionOf, mappingFor, type FieldDescriptor, type KindMapping } from './mappings';
+import { activeFields, DEFAULT_PRODUCT_GUID, directionOf, type FieldDescriptor, type KindMapping } from './mappings';
 import { PARTY_ORGANIZER } from './mappings/appointment';
 import { merge } from './merge';
-import type { CrmRecord, FieldValues, JsonValue, MappingRow, OutlookItem, TrackedVia } from './model';
-import { sameValue } from './normalize';
+import type { CrmRecord, CrmWrite, FieldValues, JsonValue, MappingRow, OutlookItem, TrackedVia } from './model';
+import { normalizeValue, sameValue } from './normalize';
 import { LINKED_CRM_UNKNOWN, LINKED_OUTLOOK_UNKNOWN, OUT_OF_VIEW_DEFERRED } from './outcomes';
-import type { CrmAction, MappingAction, OutlookAction, Plan, PlanContext, PlanInput, TrackingUpkeep } from './plan';
+import { mappingOfContext, type CrmAction, type MappingAction, type OutlookAction, type Plan, type PlanContext, type PlanInput, type TrackingUpkeep } from './plan';
 import { skewToleranceOf, type PlanWithNotes } from './plan-options';
 import { CRM_OWNER_KEY, decideDeletion, isStillTracked, isTracked, supportsMarkerProperty, trackingInStep, type DeletionTrigger } from './rules';
-import type { UnreadableField } from './unreadable';
+import { UnreadableValue, type UnreadableField } from './unreadable';
 
 export { fieldsOfCrm, fieldsOfOutlook, hashFields, isTracked };
 
@@ -53,7 +54,7 @@ function plain(reason: string, outlook: OutlookAction = NONE_OUTLOOK, crm: CrmAc
 export function plan(input: PlanInput): PlanWithNotes {
   const { context } = input;
   if (!context.settings.enabled) return plain('kind-disabled');
-  const mapping = context.fieldMapping ?? mappingFor(context.kind);
+  const mapping = mappingOfContext(context);
   const p: Prepared = {
     input,
     context,
@@ -151,6 +152,9 @@ function planLinked(p: Prepared, row: MappingRow): Plan {
     case 'outOfView': {
       // The item, when the app read it directly, lets an unlink clear its marker and category.
       if (crm.state === 'gone') return crmDeleted(p, row, outlook.item ?? null);
+      // Read directly and no longer tracked: the user untracked it, wherever it is now (a sweep after a round from no
+      // cursor reports a mapped item the round did not list as removed, though it is in its place, untracked).
+      if (outlook.item && !isStillTracked(outlook.item, row.crmId)) return outlookUntracked(p, row, outlook.item);
       // Out of view is no evidence of a delete (DESIGN.md §6), and nothing is merged (even with the item at hand):
       // the plan writes nothing and its reason is deferred (isDeferredPlan), so the app decides whether to keep the
       // change row for a later cycle instead of dropping whatever change brought the row here.
@@ -323,7 +327,8 @@ function createInCrm(p: Prepared, item: OutlookItem, idempotencyKey: string, rea
   const writable = p.fields.filter((f) => directionOf(f) !== 'crm-to-outlook' && !held.has(f.field));
   const write = buildCrmWrite(writable, nonNullFields(values, writable), values) ?? { attributes: {} };
   // The record is created acting as the mailbox owner, who therefore owns it.
-  const baseline: FieldValues = { ...values, [CRM_OWNER_KEY]: p.context.ownerCrmUserId };
+  const baseline: Record<string, JsonValue> = { ...values, [CRM_OWNER_KEY]: p.context.ownerCrmUserId };
+  crmOneWayAfterWrite(p.fields, { kind: p.context.kind, id: '', version: '', modifiedOn: '', ownerId: null, data: {}, parties: [] }, write, baseline);
   const tracking: TrackingUpkeep = { marker: supportsMarkerProperty(item.kind), category: true, crmId: PENDING_CRM_ID };
   const planned = plain(reason, { type: 'update', write: null, tracking }, { type: 'create', write, idempotencyKey }, {
     type: 'put',
@@ -384,14 +389,15 @@ function syncPair(prepared: Prepared, item: OutlookItem, record: CrmRecord, row:
   const p = prepared.mapping.forItem ? { ...prepared, fields: prepared.mapping.forItem(prepared.fields, item.data) } : prepared;
   const { context } = p;
   const unreadable: UnreadableField[] = [];
+  const sinceBaseline = readingsSince(p.fields, row?.baseline ?? null, record);
   const o = readOutlookValues(p.mapping, p.fields, item, p.productGuid, unreadable);
-  const c = readCrmValues(p.mapping, p.fields, record, unreadable);
+  const c = readCrmValues(p.mapping, p.fields, record, unreadable, sinceBaseline.crm);
   const held = heldBack(p.fields, unreadable);
   const synced = p.fields.filter((f) => !f.createOnly && !held.has(f.field));
   const skewToleranceMs = skewToleranceOf(context);
   const result = merge({
     fields: mergeFieldsOf(synced),
-    base: row ? row.baseline : null,
+    base: sinceBaseline.base,
     outlook: o,
     crm: c,
     outlookModified: item.lastModified,
@@ -422,7 +428,12 @@ function syncPair(prepared: Prepared, item: OutlookItem, record: CrmRecord, row:
   const outlookAction: OutlookAction = outlookWrite || tracking ? { type: 'update', write: outlookWrite, tracking } : NONE_OUTLOOK;
   const crmAction: CrmAction = crmWrite ? { type: 'update', write: crmWrite, ifMatch: record.version } : NONE_CRM;
 
-  const baseline: FieldValues = { ...merged, [CRM_OWNER_KEY]: record.ownerId };
+  const baseline: Record<string, JsonValue> = { ...merged, [CRM_OWNER_KEY]: record.ownerId };
+  // A reading against the baseline holds while the baseline keeps what it was judged by (FieldDescriptor.sinceBaseline).
+  for (const f of p.fields) {
+    if (row && sinceBaseline.crm.has(f.field) && sameValue(f.spec.type, merged[f.field], c[f.field])) baseline[f.field] = row.baseline[f.field] ?? null;
+  }
+  crmOneWayAfterWrite(p.fields, record, crmWrite, baseline);
   // The row is rewritten when the item's id or folder changed with nothing else: a To Do task moved to another list
   // gets a new id (graph-behaviour.md §1.4), a message moved between folders keeps its id but direct reads need the
   // folder. A row that does not know its folder (written before the column existed) is not rewritten for that alone.
@@ -439,6 +450,21 @@ function syncPair(prepared: Prepared, item: OutlookItem, record: CrmRecord, row:
     conflicts: result.conflicts,
   };
   return withNotes(planned, unreadable);
+}
+
+/**
+ * One-way CRM fields (crm-to-outlook) whose columns a CRM write sets, as the record holds them after it (`data`: the
+ * record's columns with the write applied): a task date's CRM instant changes with the date's write, and a baseline
+ * holding the value before it would differ from the CRM in the cycle after, which then rewrites the row.
+ */
+function crmOneWayAfterWrite(fields: readonly FieldDescriptor[], record: CrmRecord, write: CrmWrite | null, baseline: Record<string, JsonValue>): void {
+  const attributes = write?.attributes ?? {};
+  const after: CrmRecord = { ...record, data: { ...record.data, ...attributes } };
+  for (const f of fields) {
+    if (directionOf(f) !== 'crm-to-outlook' || !f.crmTargets.some((target) => target in attributes)) continue;
+    const raw = f.crm.read(after);
+    baseline[f.field] = raw instanceof UnreadableValue ? (baseline[f.field] ?? null) : normalizeValue(f.spec, raw);
+  }
 }
 
 /**

@@ -251,10 +251,8 @@ export function epochMsToZoned(epochMs: number, zoneName: string): string | null
 // `zone` null below means "the CRM user's zone is unknown" (see src/core/mappings/user-local.ts).
 // Dataverse stores a UserLocal column in UTC and shows it in the CRM user's zone ("DateTimeBehavior UserLocal: dates
 // stored as UTC"), so the CRM date D of an all-day appointment or a task is the instant "D 00:00 in the user's zone".
-// Outlook's all-day boundaries and To Do dates are floating dates (graph-behaviour.md §7). These two functions are the
+// Outlook's all-day boundaries and To Do dates are floating dates (graph-behaviour.md §7). The functions below are the
 // conversion, both ways; the zone is an IANA or Windows id (resolveZone) and must resolve (callers check first).
-
-const DATE_PART = /^(\d{4}-\d{2}-\d{2})/;
 
 /** The UTC instant (ms) of midnight starting `date` (`YYYY-MM-DD`) in the zone, DST-correct; null when either is bad. */
 export function localMidnightEpochMs(date: string, zoneName: string): number | null {
@@ -263,34 +261,40 @@ export function localMidnightEpochMs(date: string, zoneName: string): number | n
   return zonedToEpochMs(`${date}T00:00:00`, zoneName);
 }
 
-/**
- * The CRM date of a UserLocal instant (ms): its local date in the user's zone. One exception, so that no stored record
- * changes its day: an instant at exactly UTC midnight that is not a local midnight reads as its UTC date. That is how
- * earlier versions of this worker (and integrations that write floating dates) stored date D, and for a zone west of
- * UTC its local date would be the day before; a user of the CRM cannot enter it for an all-day appointment.
- */
-export function userLocalDateOf(epochMs: number, zoneName: string): string | null {
-  const local = epochMsToZoned(epochMs, zoneName);
-  if (local === null) return null;
-  const localDate = DATE_PART.exec(local)?.[1] ?? null;
-  if (local.endsWith('T00:00:00')) return localDate;
-  const utc = new Date(epochMs).toISOString();
-  if (utc.slice(11, 19) === '00:00:00' && epochMs % 1000 === 0) return utc.slice(0, 10);
-  return localDate;
+/** Whether an instant (ms) is exactly midnight UTC. */
+export function isUtcMidnight(epochMs: number): boolean {
+  return epochMs % 86_400_000 === 0;
+}
+
+/** The UTC date (`YYYY-MM-DD`) of an instant (ms). */
+export function utcDateOf(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 10);
 }
 
 /**
- * For a mapping's reader: the CRM date of a UserLocal instant in the user's zone (userLocalDateOf). With the zone
- * unknown (null) only an instant at exactly UTC midnight has a certain date (the form written without a zone); any
- * other is `UnreadableValue('unknown-time-zone')`, left out of the merge instead of read as a guessed day.
+ * For an all-day appointment's reader: the CRM date of a UserLocal boundary (ms). Two instants have a certain date:
+ * - the local midnight of a date in the user's zone (DST-correct: where the clocks jump at midnight, the first instant
+ *   after the gap, as localMidnightEpochMs writes it): what the CRM stores for an all-day date entered there;
+ * - exactly UTC midnight: how earlier versions of this worker (and integrations that write floating dates) stored date
+ *   D. West of UTC its local date would be the day before, but a CRM user cannot enter that instant for an all-day
+ *   appointment outside UTC (the CRM stores local midnights), so it is never a local date's boundary.
+ * Any other instant is `UnreadableValue('unknown-time-zone')`: it was written in another zone (the CRM user changed
+ * zone since, or an integration wrote it), and reading it in this one would move the day. So is every instant but UTC
+ * midnight when the zone is unknown (null) or cannot be resolved. Unreadable values are left out of the merge.
  */
-export function readUserLocalDate(epochMs: number, zone: string | null): string | UnreadableValue {
-  const utc = new Date(epochMs).toISOString();
-  if (zone === null) return utc.slice(11, 23) === '00:00:00.000' ? utc.slice(0, 10) : new UnreadableValue(UNKNOWN_TIME_ZONE);
-  return userLocalDateOf(epochMs, zone) ?? new UnreadableValue(UNKNOWN_TIME_ZONE);
+export function readAllDayDate(epochMs: number, zone: string | null): string | UnreadableValue {
+  const local = zone === null ? null : epochMsToZoned(epochMs, zone);
+  if (local !== null && zone !== null) {
+    const localDate = local.slice(0, 10);
+    if (localMidnightEpochMs(localDate, zone) === epochMs) return localDate;
+  }
+  return isUtcMidnight(epochMs) ? utcDateOf(epochMs) : new UnreadableValue(UNKNOWN_TIME_ZONE);
 }
 
-/** The local date of an instant in the user's zone for a reader; unreadable when the zone is unknown or bad. */
+/**
+ * The local date of an instant in the user's zone for a reader (a task date: the CRM shows it with its time of day, so
+ * its date is the local one whatever the time, UTC midnight included); unreadable when the zone is unknown or bad.
+ */
 export function readLocalDate(epochMs: number, zone: string | null): string | UnreadableValue {
   const local = zone === null ? null : epochMsToZoned(epochMs, zone);
   return local === null ? new UnreadableValue(UNKNOWN_TIME_ZONE) : local.slice(0, 10);

@@ -21,16 +21,25 @@ function newYorkMidnight(date: string): string {
   return `${date}T${hours}:00:00Z`;
 }
 
-/** Midnight starting `date` in Sydney (UTC+10, +11 in daylight time), checked against Intl's wall clock. */
-function sydneyMidnight(date: string): string {
-  const zone = { timeZone: 'Australia/Sydney', hourCycle: 'h23' } as const;
-  const offsetAt = (at: Date) => new Intl.DateTimeFormat('en-US', { ...zone, timeZoneName: 'shortOffset' }).formatToParts(at).find((p) => p.type === 'timeZoneName')?.value;
-  const hours = Number((offsetAt(new Date(`${date}T00:00:00Z`)) ?? '').replace('GMT+', ''));
-  const instant = new Date(Date.parse(`${date}T00:00:00Z`) - hours * 3_600_000);
-  const wall = new Intl.DateTimeFormat('sv-SE', { ...zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(instant);
-  if (wall !== `${date} 00:00`) throw new Error(`Sydney midnight of ${date} not found (${wall})`);
+/** Midnight starting `date` in an IANA zone, as Dataverse stores it, checked against Intl's wall clock. */
+function midnightIn(zone: string, date: string): string {
+  const options = { timeZone: zone, hourCycle: 'h23' } as const;
+  const offsetHours = (at: Date) => {
+    const name = new Intl.DateTimeFormat('en-US', { ...options, timeZoneName: 'shortOffset' }).formatToParts(at).find((p) => p.type === 'timeZoneName')?.value ?? '';
+    const match = /^GMT(?:([+-])(\d+)(?::(\d+))?)?$/.exec(name);
+    if (!match) throw new Error(`unexpected offset ${name} in ${zone}`);
+    return (match[1] === '-' ? -1 : 1) * (Number(match[2] ?? 0) + Number(match[3] ?? 0) / 60);
+  };
+  const wallOf = (at: Date) => new Intl.DateTimeFormat('sv-SE', { ...options, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(at);
+  // The offset in force at UTC midnight, then at the guess (the clocks may change between the two).
+  let instant = new Date(Date.parse(`${date}T00:00:00Z`) - offsetHours(new Date(`${date}T00:00:00Z`)) * 3_600_000);
+  instant = new Date(Date.parse(`${date}T00:00:00Z`) - offsetHours(instant) * 3_600_000);
+  if (wallOf(instant) !== `${date} 00:00`) throw new Error(`midnight of ${date} in ${zone} not found (${wallOf(instant)})`);
   return instant.toISOString().replace('.000Z', 'Z');
 }
+
+const sydneyMidnight = (date: string) => midnightIn('Australia/Sydney', date);
+const losAngelesMidnight = (date: string) => midnightIn('America/Los_Angeles', date);
 
 /** The date `days` from today (UTC), and the date after it. */
 function dateFromNow(days: number): { day: string; next: string } {
@@ -53,6 +62,10 @@ describe('e2e: all-day appointments and task dates in the CRM user time zone (Ea
 
   beforeAll(async () => {
     world = await startWorld();
+  });
+
+  // Every case starts as a New York user (cases below change the zone): they do not depend on each other's order.
+  beforeEach(() => {
     world.dataverse.control.setUserTimeZoneCode(world.crmUserId, TIME_ZONE_CODES.eastern);
   });
 
@@ -124,8 +137,56 @@ describe('e2e: all-day appointments and task dates in the CRM user time zone (Ea
     expect(world.crm.read('task', crmId)).toMatchObject({ scheduledend: newYorkMidnight(fromCrm.day) });
   });
 
-  it('east of UTC (the user moved to AUS Eastern): a CRM all-day appointment on D is on D in Outlook, not the day before', async () => {
-    // The zone is resolved at every cycle, so the change applies from the next one; earlier pairs keep their dates.
+  /** The dates of an Outlook event, as its floating all-day dates. */
+  function outlookDates(outlookId: string): { subject: unknown; isAllDay: unknown; start: string; end: string } {
+    const event = world.outlook.read(outlookId)?.props;
+    const dateOf = (value: unknown) => String((value as { dateTime?: string } | undefined)?.dateTime).slice(0, 10);
+    return { subject: event?.subject, isAllDay: event?.isAllDay, start: dateOf(event?.start), end: dateOf(event?.end) };
+  }
+
+  /** Pairs linked while the user is in New York: one created in the CRM, one in Outlook. */
+  async function newYorkPairs(prefix: string, days: number) {
+    const fromCrm = dateFromNow(days);
+    const crmId = world.crm.create('appointment', {
+      subject: `${prefix} from CRM`,
+      isalldayevent: true,
+      scheduledstart: newYorkMidnight(fromCrm.day),
+      scheduledend: newYorkMidnight(fromCrm.next),
+      scheduleddurationminutes: 1440,
+    });
+    const fromOutlook = dateFromNow(days + 2);
+    const outlookCreated = await world.outlook.create('appointment', allDayEvent(`${prefix} from Outlook`, fromOutlook.day, fromOutlook.next));
+    await syncThenEcho();
+    const crmCreated = (await world.mappingByOutlookId('appointment', outlookCreated))?.crmId ?? '';
+    const outlookOfCrm = (await world.mappingByCrmId('appointment', crmId))?.outlookId ?? '';
+    expect(outlookDates(outlookOfCrm)).toMatchObject({ start: fromCrm.day, end: fromCrm.next });
+    expect(world.crm.read('appointment', crmCreated)).toMatchObject({ scheduledstart: newYorkMidnight(fromOutlook.day) });
+    return {
+      crmSide: { crmId, outlookId: outlookOfCrm, ...fromCrm },
+      outlookSide: { crmId: crmCreated, outlookId: outlookCreated, ...fromOutlook },
+    };
+  }
+
+  /**
+   * After the move, each earlier pair is touched on one side (a subject edit), so the planner reads its dates again. Its
+   * CRM dates are New York midnights, neither the new zone's midnights nor UTC midnight: unreadable, left out of the
+   * merge. The subjects sync; no date moves on either side.
+   */
+  async function expectEarlierPairsKeepTheirDates(pairs: Awaited<ReturnType<typeof newYorkPairs>>, prefix: string): Promise<void> {
+    world.crm.update('appointment', pairs.crmSide.crmId, { subject: `${prefix} from CRM (moved)` });
+    await world.outlook.patch('appointment', pairs.outlookSide.outlookId, { subject: `${prefix} from Outlook (moved)` });
+    await syncThenEcho();
+    expect(outlookDates(pairs.crmSide.outlookId)).toEqual({ subject: `${prefix} from CRM (moved)`, isAllDay: true, start: pairs.crmSide.day, end: pairs.crmSide.next });
+    expect(outlookDates(pairs.outlookSide.outlookId)).toEqual({ subject: `${prefix} from Outlook (moved)`, isAllDay: true, start: pairs.outlookSide.day, end: pairs.outlookSide.next });
+    for (const side of [pairs.crmSide, pairs.outlookSide]) {
+      expect(world.crm.read('appointment', side.crmId)).toMatchObject({ isalldayevent: true, scheduledstart: newYorkMidnight(side.day), scheduledend: newYorkMidnight(side.next) });
+    }
+    expect(world.crm.read('appointment', pairs.outlookSide.crmId)).toMatchObject({ subject: `${prefix} from Outlook (moved)` });
+  }
+
+  it('east of UTC (the user moved to AUS Eastern): a CRM all-day appointment on D is on D in Outlook, earlier pairs keep their dates', async () => {
+    const earlier = await newYorkPairs('Kick-off prep', 30);
+    // The zone is resolved at every cycle, so the change applies from the next one.
     world.dataverse.control.setUserTimeZoneCode(world.crmUserId, TIME_ZONE_CODES.ausEastern);
     const { day, next } = dateFromNow(20);
     const crmId = world.crm.create('appointment', {
@@ -139,10 +200,20 @@ describe('e2e: all-day appointments and task dates in the CRM user time zone (Ea
     await syncThenEcho();
 
     const outlookId = (await world.mappingByCrmId('appointment', crmId))?.outlookId ?? '';
-    const event = world.outlook.read(outlookId)?.props;
-    expect(event).toMatchObject({ subject: 'Sydney kick-off', isAllDay: true });
-    expect(String((event?.start as { dateTime?: string } | undefined)?.dateTime).slice(0, 10)).toBe(day);
-    expect(String((event?.end as { dateTime?: string } | undefined)?.dateTime).slice(0, 10)).toBe(next);
+    expect(outlookDates(outlookId)).toEqual({ subject: 'Sydney kick-off', isAllDay: true, start: day, end: next });
+    await expectEarlierPairsKeepTheirDates(earlier, 'Kick-off prep');
+  });
+
+  it('west (the user moved to Pacific): earlier pairs keep their dates, never the day before; new dates are Los Angeles midnights', async () => {
+    const earlier = await newYorkPairs('Workshop', 40);
+    world.dataverse.control.setUserTimeZoneCode(world.crmUserId, TIME_ZONE_CODES.pacific);
+    await expectEarlierPairsKeepTheirDates(earlier, 'Workshop');
+
+    const { day, next } = dateFromNow(45);
+    const id = await world.outlook.create('appointment', allDayEvent('Retreat', day, next));
+    await syncThenEcho();
+    const crmId = (await world.mappingByOutlookId('appointment', id))?.crmId ?? '';
+    expect(world.crm.read('appointment', crmId)).toMatchObject({ isalldayevent: true, scheduledstart: losAngelesMidnight(day), scheduledend: losAngelesMidnight(next) });
   });
 
   it('a zone that stops resolving moves no day: earlier pairs are left alone, a new all-day event is written at UTC midnight', async () => {

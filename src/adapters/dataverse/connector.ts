@@ -31,6 +31,7 @@ import { findEmailsByMessageId } from './match';
 import { parseRow } from './records';
 import { DATAVERSE_COLUMNS, DATAVERSE_ENTITIES, PARTY_COLUMNS, entitySetOf } from './schema';
 import { checkPartiesAllowed, deterministicCrmId, isRecordInScope, sameId, splitStateAttributes } from './scope';
+import type { Logger } from '../../ports/logger';
 import { DataverseTimeZones } from './timezone';
 
 export interface DataverseConnectorOptions extends DataverseHttpOptions {
@@ -41,6 +42,8 @@ export interface DataverseConnectorOptions extends DataverseHttpOptions {
   /** Writes (one change set each) per `$batch` of `writeBatch` (§2.6: small batches; default 20). */
   writeBatchSize?: number;
   now?: () => number;
+  /** Where the connector says why a user's time zone is unknown (a refused read of their settings). */
+  logger?: Logger;
 }
 
 type ReadOutcome = { type: 'record'; record: CrmRecord } | { type: 'gone' } | { type: 'failure'; failure: ItemFailure };
@@ -98,7 +101,7 @@ export class DataverseCrmConnector implements CrmConnector {
 
   constructor(options: DataverseConnectorOptions) {
     this.http = new DataverseHttp(options);
-    this.timeZones = new DataverseTimeZones(this.http);
+    this.timeZones = new DataverseTimeZones(this.http, options.logger);
     this.pageSize = Math.min(options.pageSize ?? 500, 5000);
     this.readBatchSize = Math.min(options.readBatchSize ?? 50, 1000);
     this.writeBatchSize = Math.max(1, Math.min(options.writeBatchSize ?? 20, Math.floor(MAX_BATCH_REQUESTS / 3)));

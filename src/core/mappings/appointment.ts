@@ -2,7 +2,7 @@
 // dataverse-behaviour.md §4.2, §4.4, §6 "Appointment Time" is one aggregated, fixed mapping).
 import type { FieldValues, JsonObject, JsonValue } from '../model';
 import { formatInstant, isDateOnly, normDate, parseInstant, readDateTimeTimeZone } from '../normalize';
-import { localMidnightEpochMs, readUserLocalDate } from '../timezone';
+import { localMidnightEpochMs, readAllDayDate } from '../timezone';
 import { crmColumn, itemBody, scalar, valueOf } from './fields';
 import { importance } from './task';
 import { defineKind, type FieldDescriptor } from './types';
@@ -26,16 +26,17 @@ function readOutlookBoundary(data: Record<string, JsonValue>, property: 'start' 
 /**
  * `scheduledstart`/`scheduledend` are DateTime UserLocal (dataverse-behaviour.md §4.4): stored as UTC, shown in the CRM
  * user's zone. An all-day appointment on date D is stored at "D 00:00 in the user's zone" and read back as its local
- * date there (readUserLocalDate); a timed appointment's boundaries are instants and are not converted. `zone` is the
- * CRM user's zone (IANA or Windows id; null: unknown, written at UTC midnight); the built-in mapping uses UTC,
- * withCrmTimeZone binds the user's.
+ * date there; UTC midnight reads as its UTC date (earlier versions wrote it) and any other instant, written in another
+ * zone, is unreadable, never a shifted day (readAllDayDate). A timed appointment's boundaries are instants and are not
+ * converted. `zone` is the CRM user's zone (IANA or Windows id; null: unknown, written at UTC midnight); the built-in
+ * mapping uses UTC, withCrmTimeZone binds the user's.
  */
 function readCrmBoundary(record: { data: Record<string, JsonValue> }, column: string, zone: string | null): unknown {
   const value = record.data[column];
   if (record.data.isalldayevent !== true) return value;
   if (isDateOnly(value)) return value;
   const epoch = parseInstant(value);
-  return epoch === null ? null : readUserLocalDate(epoch, zone);
+  return epoch === null ? null : readAllDayDate(epoch, zone);
 }
 
 function writeCrmBoundary(value: JsonValue, zone: string | null): JsonValue {

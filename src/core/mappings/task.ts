@@ -1,7 +1,7 @@
 // Tasks: To Do `todoTask` ↔ Dataverse `task` (DESIGN.md §7; graph-behaviour.md §2.5, §7; dataverse-behaviour.md §4.5).
-import type { JsonValue } from '../model';
+import type { FieldValues, JsonValue } from '../model';
 import { formatInstant, isDateOnly, parseInstant, readDateTimeTimeZone } from '../normalize';
-import { localMidnightEpochMs, readLocalDate, readUserLocalDate } from '../timezone';
+import { epochMsToZoned, isUtcMidnight, localMidnightEpochMs, readLocalDate, utcDateOf } from '../timezone';
 import { crmColumn, itemBody, scalar } from './fields';
 import { defineKind, type FieldDescriptor } from './types';
 import { attr, toDateTimeTimeZone } from './wire';
@@ -53,11 +53,15 @@ function toDoDate(value: JsonValue, zoneName: string): JsonValue {
   return isDateOnly(value) ? { dateTime: `${value}T00:00:00.0000000`, timeZone: zoneName } : null;
 }
 
-/** A UserLocal date column (dataverse-behaviour.md §4.5) → its date in the user's zone (readUserLocalDate). */
+/**
+ * A UserLocal date column (dataverse-behaviour.md §4.5) → its local date in the user's zone. A task's due and start
+ * carry a time of day in the CRM, so any instant is a local date there, UTC midnight included (17:00 PDT on 10 July is
+ * stored as 2026-07-11T00:00Z and is due on the 10th); only the zone unknown (null) makes it unreadable.
+ */
 function readCrmDate(value: unknown, zone: string | null): unknown {
   if (isDateOnly(value)) return value;
   const epoch = parseInstant(value);
-  return epoch === null ? null : readUserLocalDate(epoch, zone);
+  return epoch === null ? null : readLocalDate(epoch, zone);
 }
 
 function writeCrmDate(value: JsonValue, zone: string | null): JsonValue {
@@ -65,38 +69,110 @@ function writeCrmDate(value: JsonValue, zone: string | null): JsonValue {
   return epoch === null ? null : formatInstant(epoch);
 }
 
+/**
+ * The reminder of date D (DESIGN.md §7: a due time set in the CRM becomes the Outlook reminder): D at the wall-clock
+ * time of the CRM due instant in the user's zone, when that instant falls on D there; else D 00:00. Written with the
+ * due date only, i.e. when the due date came from the CRM: the reminder never travels back (DESIGN.md §7).
+ */
+function reminderOn(date: string, dueInstant: JsonValue | undefined, zoneName: string): JsonValue {
+  const epoch = parseInstant(dueInstant);
+  const wall = epoch === null ? null : epochMsToZoned(epoch, zoneName);
+  const time = wall !== null && wall.startsWith(`${date}T`) ? wall.slice(11, 19) : '00:00:00';
+  return { dateTime: `${date}T${time}.0000000`, timeZone: zoneName };
+}
+
+/** A baseline value stored by earlier versions of this worker, when task dates were instants (else null). */
+function legacyEpoch(stored: JsonValue): number | null {
+  return typeof stored === 'string' && !isDateOnly(stored) ? parseInstant(stored) : null;
+}
+
+/**
+ * A task date read against the pair's baseline (FieldDescriptor.sinceBaseline).
+ * - A CRM instant unchanged since the last sync (the date's instant field in the baseline) is no CRM change: it reads
+ *   as the date it was synced as. So a CRM user who changes time zone (their dates now show at other local times)
+ *   moves no To Do date that nobody edited.
+ * - Baselines of earlier versions hold the instant itself, written the same to both sides (To Do got its UTC wall
+ *   clock, whose date To Do shows). For the merge it is what this version reads of that To Do value: UTC midnight is
+ *   its UTC date, another instant its local date. A record still holding a UTC midnight written so keeps that UTC
+ *   date: west of UTC its local date is the day before, and reading it so would move the To Do date of a pair no user
+ *   edited. Once either side changes the date, the record is written in the user's zone and this no longer applies.
+ */
+function taskDateSinceBaseline(date: TaskDate, column: string, zone: string | null): NonNullable<FieldDescriptor['sinceBaseline']> {
+  return {
+    upgrade: (stored) => {
+      const epoch = legacyEpoch(stored);
+      if (epoch === null) return undefined;
+      if (isUtcMidnight(epoch)) return utcDateOf(epoch);
+      const local = readLocalDate(epoch, zone);
+      return typeof local === 'string' ? local : undefined;
+    },
+    crm: (record, baseline) => {
+      const held = parseInstant(record.data[column]);
+      const stored = baseline[date.field] ?? null;
+      if (held === null) return undefined;
+      const legacy = legacyEpoch(stored);
+      if (legacy !== null) return legacy === held && isUtcMidnight(held) ? utcDateOf(held) : undefined;
+      return isDateOnly(stored) && parseInstant(baseline[date.instantField]) === held ? stored : undefined;
+    },
+  };
+}
+
 interface TaskDate {
   field: string;
   graphProperty: string;
   crmAttribute: string;
-  /** The reminder goes with the due date: a due date set in the CRM becomes the Outlook reminder (DESIGN.md §7). */
+  /** The field holding the CRM instant of this date (see crmInstant below). */
+  instantField: string;
+  /** The reminder goes with the due date: a due time set in the CRM becomes the Outlook reminder (DESIGN.md §7). */
   reminder: boolean;
 }
 
 /** The task dates: To Do dates ↔ Dataverse UserLocal columns, both read as dates in the CRM user's zone. */
 export const TASK_DATES: readonly TaskDate[] = [
-  { field: 'dueDateTime', graphProperty: 'dueDateTime', crmAttribute: 'scheduledend', reminder: true },
-  { field: 'startDateTime', graphProperty: 'startDateTime', crmAttribute: 'scheduledstart', reminder: false },
+  { field: 'dueDateTime', graphProperty: 'dueDateTime', crmAttribute: 'scheduledend', instantField: 'dueTime', reminder: true },
+  { field: 'startDateTime', graphProperty: 'startDateTime', crmAttribute: 'scheduledstart', instantField: 'startTime', reminder: false },
 ];
 
 /**
  * Both sides of a task date in a zone (`zoneName`: the CRM user's zone as the connector gave it, resolvable; null:
  * unknown, written at UTC midnight). `column` is the Dataverse attribute, which an admin override may have renamed.
  */
-export function taskDateSides(date: TaskDate, zoneName: string | null, column = date.crmAttribute): Pick<FieldDescriptor, 'outlook' | 'crm'> {
+export function taskDateSides(date: TaskDate, zoneName: string | null, column = date.crmAttribute): Pick<FieldDescriptor, 'outlook' | 'crm' | 'sinceBaseline'> {
   return {
     outlook: {
       read: (data) => readToDoDate(data[date.graphProperty], zoneName),
-      write: (value): Record<string, JsonValue> => {
-        const written = toDoDate(value, zoneName ?? 'UTC');
+      write: (value, values: FieldValues): Record<string, JsonValue> => {
+        const zone = zoneName ?? 'UTC';
+        const written = toDoDate(value, zone);
         // Outlook is only written when the merged date differs from Outlook's, i.e. when it came from the CRM.
-        return date.reminder && written !== null ? { [date.graphProperty]: written, reminderDateTime: written, isReminderOn: true } : { [date.graphProperty]: written };
+        if (!date.reminder || written === null || !isDateOnly(value)) return { [date.graphProperty]: written };
+        return { [date.graphProperty]: written, reminderDateTime: reminderOn(value, values[date.instantField], zone), isReminderOn: true };
       },
     },
     crm: {
       read: (record) => readCrmDate(record.data[column], zoneName),
       write: (value) => ({ attributes: { [column]: writeCrmDate(value, zoneName) } }),
     },
+    sinceBaseline: taskDateSinceBaseline(date, column, zoneName),
+  };
+}
+
+/**
+ * The CRM instant of a task date, one way to Outlook and never read there (Outlook reminders do not travel, DESIGN.md
+ * §7). It writes nothing itself and is no date: the baseline keeps what the CRM held when the pair was synced (the
+ * planner takes it as the CRM write of the date leaves it), which tells an unchanged CRM date from a changed one
+ * whatever the zone, and the due instant gives the reminder written with a due date from the CRM its time of day. So
+ * the dates stay dates on both sides and a time alone never rewrites Outlook.
+ */
+function crmInstant(date: TaskDate): FieldDescriptor {
+  return {
+    field: date.instantField,
+    spec: { type: 'instant' },
+    direction: 'crm-to-outlook',
+    outlookTargets: [],
+    crmTargets: [date.crmAttribute],
+    outlook: { read: () => null, write: () => ({}) },
+    crm: { read: (record) => record.data[date.crmAttribute] ?? null, write: () => ({}) },
   };
 }
 
@@ -174,6 +250,7 @@ export const taskMapping = defineKind({
     itemBody('body', 'body', 'description', { maxLength: 2000 }),
     // Due and start are dates on both sides (To Do has no time of day); Outlook reminders do not travel (DESIGN.md §7).
     ...TASK_DATES.map(taskDate),
+    ...TASK_DATES.map(crmInstant),
     importance,
     status,
     zonedInstant('completedDateTime', 'completedDateTime', 'actualend'),

@@ -53,6 +53,17 @@ export interface FieldDescriptor {
     read(record: CrmRecord): unknown;
     write(value: JsonValue, values: FieldValues): CrmFragment;
   };
+  /**
+   * A field the planner of a linked pair reads against its baseline. `upgrade` turns a stored value of an earlier form
+   * (task dates were instants) into this field's form for the merge (undefined: it is in it). `crm` is the CRM value
+   * read in the light of the stored baseline (undefined: the reader's stands), e.g. a CRM value unchanged since the
+   * last sync keeps the value it was synced as. While that reading is the merged value, the stored value stays in the
+   * baseline, so the reading holds in later cycles too.
+   */
+  sinceBaseline?: {
+    upgrade(stored: JsonValue): JsonValue | undefined;
+    crm(record: CrmRecord, baseline: FieldValues): JsonValue | undefined;
+  };
 }
 
 export interface KindMapping {

@@ -27,9 +27,9 @@ export function crmTimeZoneOf(mapping: KindMapping): string | null | undefined {
  * `mapping` (built-in or after admin overrides) with its UserLocal dates converted in `zone`, an IANA or Windows id.
  * - undefined (the CRM connector knows no time zones) or UTC: the mapping unbound, dates at UTC midnight.
  * - null, or a zone this runtime cannot resolve: the zone is unknown. A CRM date that only the zone could place is
- *   unreadable (`unknown-time-zone`: left out of the merge, neither side written for it), an instant at exactly UTC
- *   midnight reads as its UTC date, and dates are written at UTC midnight. So a zone that stops resolving never moves a
- *   day that was written in it; the caller logs it.
+ *   unreadable (`unknown-time-zone`: left out of the merge, neither side written for it): every task date, and every
+ *   all-day boundary but exactly UTC midnight (its UTC date, readAllDayDate); dates are written at UTC midnight. So a
+ *   zone that stops resolving never moves a day that was written in it; the caller logs it.
  * Direction overrides and renamed task date columns are kept; only the conversion changes.
  */
 export function withCrmTimeZone(mapping: KindMapping, zone: string | null | undefined): KindMapping {
