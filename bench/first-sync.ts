@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { count, describeRun, isQuiet, progress, runCycle, writesOf } from './cycles';
 import { GRAPH_PAGE_SIZE, startWorld } from './env';
 import type { BenchFigure, BenchResult } from './figures';
-import { graphBudgetUnits, measure, type RequestCounts } from './measure';
+import { graphBudgetUnits, measure, topKinds, type RequestCounts } from './measure';
 import { seedMailbox, type MailboxShape } from './seed';
 import type { RunSummary } from '../src/ports/state-store';
 
@@ -75,7 +75,7 @@ export async function benchFirstSync(): Promise<BenchResult> {
       { benchmark: b, metric: 'Graph requests per tracked item', value: perTracked(requests.graph), unit: 'req/item', floor: perTracked(graphFloor), note: `${requests.graph} requests; floor ${graphFloor} = ${streamsFloor} delta pages (page ${GRAPH_PAGE_SIZE}) + ⌈${tracked}/20⌉ reads + ⌈${tracked}/20⌉ stamp writes` },
       { benchmark: b, metric: 'Graph budget units per tracked item', value: perTracked(graphBudgetUnits(requests)), unit: 'req/item', floor: perTracked(graphFloor), note: `${graphBudgetUnits(requests)} incl. $batch sub-requests; at 10,000 per 10 min that is ≥ ${(graphBudgetUnits(requests) / 1000).toFixed(1)} min of the mailbox's Graph budget` },
       { benchmark: b, metric: 'CRM requests per tracked item', value: perTracked(requests.crm), unit: 'req/item', floor: perTracked(crmFloor), note: `${requests.crm} requests; floor ${crmFloor} = 4 feeds + ⌈${tracked}/20⌉ batched creates` },
-      { benchmark: b, metric: 'Table Storage requests per tracked item', value: perTracked(requests.tables), unit: 'req/item', note: `${requests.tables} requests` },
+      { benchmark: b, metric: 'Table Storage requests per tracked item', value: perTracked(requests.tables), unit: 'req/item', note: `${requests.tables} requests; ${topKinds(requests.tablesByKind)}` },
       { benchmark: b, metric: 'writes per tracked item', value: perTracked(writes.outlook + writes.crm), unit: 'writes/item', floor: 2, note: `${writes.crm} CRM creates, ${writes.outlook} Outlook stamps` },
       { benchmark: b, metric: 'throughput', value: Math.round((tracked / measured.ms) * 1000 * 10) / 10, unit: 'items/s', note: 'tracked items linked per second of cycle time (simulators, no network latency)' },
       { benchmark: b, metric: 'peak RSS', value: measured.memory.peakRssMiB, unit: 'MiB', note: `before: ${measured.memory.baseRssMiB} MiB (simulators hold the seeded mailbox in the same process)` },

@@ -10,6 +10,7 @@ import { benchCore } from './core';
 import { formatTable, type BenchFigure, type BenchResult } from './figures';
 import { benchFirstSync, firstSyncScale } from './first-sync';
 import { benchIncremental, incrementalItems } from './incremental';
+import { azuriteKeyedLookups } from './env';
 import { benchManyMailboxes } from './many-mailboxes';
 
 export type { BenchFigure, BenchResult } from './figures';
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
       incrementalItems: incrementalItems(),
       mailboxes: Number(process.env.BENCH_MAILBOXES ?? 200),
       workers: Number(process.env.BENCH_WORKERS ?? 4),
+      azuriteKeyedLookups: azuriteKeyedLookups(),
       only: process.env.BENCH_ONLY ?? null,
     },
     totalMs: Math.round(performance.now() - started),
@@ -102,7 +104,7 @@ async function main(): Promise<void> {
   console.log(formatTable(figures));
   const failed = results.filter((r) => r.error);
   for (const r of failed) console.log(`\n${r.benchmark}: FAILED — ${r.error ?? ''}`);
-  console.log(`\n${figures.length} figures in ${(report.totalMs / 1000).toFixed(0)} s on ${report.machine.cores} cores (${report.machine.cpu}), Node ${report.machine.node}, load average ${loadAtStart.toFixed(1)} → ${report.machine.loadAverage1m.atEnd.toFixed(1)}. Report written to ${path}; docs/benchmarks.md explains every figure.`);
+  console.log(`\n${figures.length} figures in ${(report.totalMs / 1000).toFixed(0)} s on ${report.machine.cores} cores (${report.machine.cpu}), Node ${report.machine.node}, load average ${loadAtStart.toFixed(1)} → ${report.machine.loadAverage1m.atEnd.toFixed(1)}${report.settings.azuriteKeyedLookups ? '' : ', Azurite without keyed lookups'}. Report written to ${path}; docs/benchmarks.md explains every figure.`);
   if (failed.length > 0) process.exitCode = 1;
 }
 

@@ -27,6 +27,50 @@ export const outlookChangeKey = (kind: ItemKind, outlookId: string): string => `
 export const crmChangeKey = (kind: ItemKind, crmId: string): string => `c:${kind}:${crmId}`;
 export const mappedChangeKey = (mapId: string): string => `map:${mapId}`;
 
+/**
+ * The mailbox's cursor rows (stream cursors, sweep markers, calendar windows, the marker-sweep counter), read with one
+ * range query of the partition's cursor rows when the cycle first needs one, instead of a point read per row: about
+ * 20 Table requests of every cycle, idle ones included, become one (DESIGN.md §10). Only collect writes these rows, under
+ * the lease, and every write goes through `set`, so the snapshot stays what a point read would return. A key whose write
+ * failed may or may not be stored: it is read afresh.
+ */
+class CycleCursors {
+  private readonly unsure = new Set<string>();
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly values: Map<string, string>,
+  ) {}
+
+  async get(key: string): Promise<string | null> {
+    if (this.unsure.has(key)) return this.ctx.deps.store.getCursor(this.ctx.mailbox, key);
+    return this.values.get(key) ?? null;
+  }
+
+  async set(key: string, cursor: string | null): Promise<void> {
+    // A feed that had nothing new often hands back the cursor it was given: the stored row already says so.
+    if (!this.unsure.has(key) && (this.values.get(key) ?? null) === cursor) return;
+    this.unsure.add(key);
+    await this.ctx.deps.store.setCursor(this.ctx.mailbox, key, cursor);
+    this.unsure.delete(key);
+    if (cursor === null) this.values.delete(key);
+    else this.values.set(key, cursor);
+  }
+}
+
+const cursorsOfCycle = new WeakMap<RunContext, Promise<CycleCursors>>();
+
+function cursorsOf(ctx: RunContext): Promise<CycleCursors> {
+  let cursors = cursorsOfCycle.get(ctx);
+  if (!cursors) {
+    cursors = ctx.deps.store.listCursors(ctx.mailbox).then((values) => new CycleCursors(ctx, values));
+    // A failed listing is not kept: the next caller (the CRM phase after a failed Outlook phase) lists again.
+    cursors.catch(() => cursorsOfCycle.delete(ctx));
+    cursorsOfCycle.set(ctx, cursors);
+  }
+  return cursors;
+}
+
 export async function collectOutlook(ctx: RunContext): Promise<void> {
   const kinds = new Set(enabledKinds(ctx.settings));
   const markerRound = await markerRoundDue(ctx);
@@ -72,10 +116,10 @@ function rethrowIfFatal(error: unknown): void {
 
 /** `fullRound`: the stream was read from the start (first round, after an eviction, or with a new calendar window). */
 async function collectStream(ctx: RunContext, stream: StreamRef): Promise<{ fullRound: boolean }> {
-  const { store } = ctx.deps;
-  const storedSweep = await store.getCursor(ctx.mailbox, sweepKey(stream.id));
+  const cursors = await cursorsOf(ctx);
+  const storedSweep = await cursors.get(sweepKey(stream.id));
   let sweepEpoch = storedSweep === null ? null : Number(storedSweep);
-  let cursor = await store.getCursor(ctx.mailbox, stream.id);
+  let cursor = await cursors.get(stream.id);
   if (cursor !== null && sweepEpoch === null && stream.kind === 'appointment' && (await windowOutdated(ctx, stream))) {
     // graph-behaviour.md §2.2: a delta link keeps the window of its first round, so new meetings beyond that window's
     // end would never be reported. A fresh round under a sweep epoch moves it; events that left the window are then
@@ -119,17 +163,17 @@ async function hasLinkedMappingsOf(ctx: RunContext, stream: StreamRef): Promise<
 
 /** Drop the stream's cursor and open a sweep epoch for the full re-read that follows. */
 async function startFullRound(ctx: RunContext, stream: StreamRef): Promise<number> {
-  const { store } = ctx.deps;
+  const cursors = await cursorsOf(ctx);
   const epoch = ctx.deps.clock.now().getTime();
   // The sweep marker goes first: a crash after it re-reads and sweeps again, never skips the sweep.
-  await store.setCursor(ctx.mailbox, sweepKey(stream.id), String(epoch));
-  await store.setCursor(ctx.mailbox, stream.id, null);
+  await cursors.set(sweepKey(stream.id), String(epoch));
+  await cursors.set(stream.id, null);
   return epoch;
 }
 
 async function finishSweep(ctx: RunContext, stream: StreamRef, epoch: number): Promise<void> {
   await sweepUnvisited(ctx, stream, epoch);
-  await ctx.deps.store.setCursor(ctx.mailbox, sweepKey(stream.id), null);
+  await (await cursorsOf(ctx)).set(sweepKey(stream.id), null);
 }
 
 /**
@@ -138,7 +182,7 @@ async function finishSweep(ctx: RunContext, stream: StreamRef, epoch: number): P
  * were stored) is treated as outdated: one full round stores it.
  */
 async function windowOutdated(ctx: RunContext, stream: StreamRef): Promise<boolean> {
-  const stored = parseWindow(await ctx.deps.store.getCursor(ctx.mailbox, windowKey(stream.id)));
+  const stored = parseWindow(await (await cursorsOf(ctx)).get(windowKey(stream.id)));
   if (!stored) return true;
   const now = ctx.startedAt.getTime();
   const { pastDays, futureDays } = ctx.settings.calendarWindow;
@@ -165,11 +209,12 @@ async function readStreamRound(
   sweepEpoch: number | null,
 ): Promise<void> {
   const { mailboxSource, store } = ctx.deps;
+  const cursors = await cursorsOf(ctx);
   let pages = 0;
   let entries = 0;
   const window = cursor === null && stream.kind === 'appointment' ? calendarWindow(ctx) : undefined;
   // Stored before the round starts: its nextLinks and its deltaLink all read this window.
-  if (window) await store.setCursor(ctx.mailbox, windowKey(stream.id), JSON.stringify(window));
+  if (window) await cursors.set(windowKey(stream.id), JSON.stringify(window));
   const mappings = new MappedIds(ctx, stream.kind, 'outlook');
   const onPage = async (page: DeltaPage): Promise<void> => {
     await ctx.lease.keepAlive();
@@ -202,7 +247,7 @@ async function readStreamRound(
       const results = await store.commit(ctx.mailbox, visits);
       ctx.tally.add('mappings.visited', results.filter((result) => result.ok).length);
     }
-    await store.setCursor(ctx.mailbox, stream.id, page.cursor);
+    await cursors.set(stream.id, page.cursor);
     ctx.options.onProgress({ phase: 'collect', stream: stream.id, pages, items: entries });
   };
   await mailboxSource.readDelta(ctx.mailbox, stream, cursor, onPage, window);
@@ -227,10 +272,11 @@ function calendarWindow(ctx: RunContext): { start: string; end: string } {
 async function markerRoundDue(ctx: RunContext): Promise<boolean> {
   const every = ctx.options.markerSweepEvery;
   if (!ctx.deps.mailboxSource.findMarkedIds || every <= 0) return false;
-  const stored = await ctx.deps.store.getCursor(ctx.mailbox, MARKER_SWEEP_KEY);
+  const cursors = await cursorsOf(ctx);
+  const stored = await cursors.get(MARKER_SWEEP_KEY);
   const since = stored === null ? null : Number(stored);
   const due = since === null || !Number.isFinite(since) || since + 1 >= every;
-  await ctx.deps.store.setCursor(ctx.mailbox, MARKER_SWEEP_KEY, String(due ? 0 : (since ?? 0) + 1));
+  await cursors.set(MARKER_SWEEP_KEY, String(due ? 0 : (since ?? 0) + 1));
   return due;
 }
 
@@ -324,27 +370,27 @@ function carriesMarker(properties: JsonValue | undefined): boolean {
 }
 
 async function collectCrmKind(ctx: RunContext, kind: ItemKind): Promise<void> {
-  const { store } = ctx.deps;
+  const cursors = await cursorsOf(ctx);
   const key = crmCursorKey(kind);
   // The CRM mapping row has no visited column of its own, so a CRM sweep keeps the seen ids in memory; a sweep that
   // was interrupted (its marker is still set) starts the full read over.
-  const interrupted = (await store.getCursor(ctx.mailbox, sweepKey(key))) !== null;
+  const interrupted = (await cursors.get(sweepKey(key))) !== null;
   let seen: Set<string> | null = interrupted ? new Set() : null;
-  const cursor = interrupted ? null : await store.getCursor(ctx.mailbox, key);
+  const cursor = interrupted ? null : await cursors.get(key);
   try {
     await readCrmRound(ctx, kind, cursor, seen);
   } catch (error) {
     if (!(error instanceof ResyncRequiredError)) throw error;
     ctx.tally.add('streams.resync');
     ctx.deps.logger.warn('crm cursor expired; full re-read', { kind });
-    await store.setCursor(ctx.mailbox, sweepKey(key), String(ctx.deps.clock.now().getTime()));
-    await store.setCursor(ctx.mailbox, key, null);
+    await cursors.set(sweepKey(key), String(ctx.deps.clock.now().getTime()));
+    await cursors.set(key, null);
     seen = new Set();
     await readCrmRound(ctx, kind, null, seen);
   }
   if (seen !== null) {
     await sweepUnseenCrm(ctx, kind, seen);
-    await store.setCursor(ctx.mailbox, sweepKey(key), null);
+    await cursors.set(sweepKey(key), null);
   }
 }
 
@@ -355,6 +401,7 @@ async function readCrmRound(
   seen: Set<string> | null,
 ): Promise<void> {
   const { crm, store } = ctx.deps;
+  const cursors = await cursorsOf(ctx);
   const key = crmCursorKey(kind);
   let pages = 0;
   let items = 0;
@@ -385,7 +432,7 @@ async function readCrmRound(
       await store.recordChanges(ctx.mailbox, records);
       ctx.tally.add('changes.recorded.crm', records.length);
     }
-    await store.setCursor(ctx.mailbox, key, page.cursor);
+    await cursors.set(key, page.cursor);
     ctx.options.onProgress({ phase: 'collect', stream: key, pages, items });
   };
   await crm.readChanges(kind, ctx.user, cursor, onPage);

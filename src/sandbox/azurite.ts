@@ -3,7 +3,7 @@
 // (test/support/azurite.ts) all start it through here, so there is one launcher. It lives in src/ because the CLI
 // ships it and test/ is not built.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,8 +35,16 @@ function azuriteMain(service: Service): string {
   return path.join(path.dirname(packageJson), 'dist', 'src', service, 'main.js');
 }
 
-export async function startAzurite(): Promise<AzuriteProcess> {
-  const started = await startAzuriteServices({ table: true, queue: true });
+export interface AzuriteOptions {
+  /**
+   * Look entities up by RowKey first (see KEYED_LOOKUP_PRELOAD). Same results, but a point operation no longer scans
+   * the whole partition, so a large mailbox does not make every Table request slower. Off unless asked for.
+   */
+  keyedPointLookups?: boolean;
+}
+
+export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteProcess> {
+  const started = await startAzuriteServices({ table: true, queue: true }, options);
   return { ...started, tableUrl: started.tableUrl as string, queueUrl: started.queueUrl as string };
 }
 
@@ -51,8 +59,29 @@ export interface AzuriteServices {
 const liveChildren = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
+/**
+ * Azurite keeps each table in a LokiJS collection with binary indexes on PartitionKey and RowKey, and finds an entity
+ * with `findOne({ PartitionKey, RowKey })`. LokiJS uses an index for the first field only, so every point read, and
+ * every insert, update or delete (each looks the entity up first), walks the whole partition: O(partition), and a
+ * first sync that adds rows to one mailbox's partition becomes O(n²). Azure Table Storage finds an entity by its keys
+ * directly. This preload, given to Azurite's process with `--require`, asks LokiJS for the same two equalities in the
+ * other order, RowKey first, so the RowKey index narrows the search to the rows with that RowKey (one per partition).
+ * The matched entity is the same (PartitionKey + RowKey is unique); only the order of the two filters changes.
+ */
+const KEYED_LOOKUP_PRELOAD = `'use strict';
+const Loki = require(process.env.OCS_AZURITE_LOKIJS);
+const findOne = Loki.Collection.prototype.findOne;
+Loki.Collection.prototype.findOne = function (query) {
+  if (query && typeof query === 'object' && Object.keys(query).length === 2 && typeof query.PartitionKey === 'string' &&
+      typeof query.RowKey === 'string' && this.binaryIndices && this.binaryIndices.RowKey) {
+    return findOne.call(this, { RowKey: query.RowKey, PartitionKey: query.PartitionKey });
+  }
+  return findOne.call(this, query);
+};
+`;
+
 /** Starts the chosen services; the connection string names only those. */
-export async function startAzuriteServices(services: { table: boolean; queue: boolean }): Promise<AzuriteServices> {
+export async function startAzuriteServices(services: { table: boolean; queue: boolean }, options: AzuriteOptions = {}): Promise<AzuriteServices> {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', () => liveChildren.forEach((child) => child.kill('SIGKILL')));
@@ -64,8 +93,9 @@ export async function startAzuriteServices(services: { table: boolean; queue: bo
     children.forEach((child) => liveChildren.delete(child));
     rmSync(workspace, { recursive: true, force: true });
   };
+  const preload = options.keyedPointLookups === true ? writePreload(workspace) : null;
   const launch = async (service: Service) => {
-    const started = await startService(service, workspace);
+    const started = await startService(service, workspace, service === 'table' ? preload : null);
     children.push(started.child);
     liveChildren.add(started.child);
     return started.url;
@@ -87,13 +117,25 @@ export async function startAzuriteServices(services: { table: boolean; queue: bo
   }
 }
 
-async function startService(service: Service, workspace: string): Promise<{ url: string; child: ChildProcess }> {
+function writePreload(workspace: string): { file: string; lokijs: string } {
+  const file = path.join(workspace, 'keyed-point-lookups.js');
+  writeFileSync(file, KEYED_LOOKUP_PRELOAD);
+  // The LokiJS module Azurite itself loads, resolved from Azurite's own directory.
+  const lokijs = require.resolve('lokijs', { paths: [path.dirname(require.resolve('azurite/package.json'))] });
+  return { file, lokijs };
+}
+
+async function startService(
+  service: Service,
+  workspace: string,
+  preload: { file: string; lokijs: string } | null,
+): Promise<{ url: string; child: ChildProcess }> {
   let lastError: unknown = null;
   // The port can be taken between the probe and Azurite's bind: pick another.
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
     const port = await freePort();
     try {
-      const child = await spawnService(service, port, workspace);
+      const child = await spawnService(service, port, workspace, preload);
       return { url: `http://${HOST}:${port}/${DEV_ACCOUNT}`, child };
     } catch (error) {
       lastError = error;
@@ -113,8 +155,9 @@ function freePort(): Promise<number> {
   });
 }
 
-function spawnService(service: Service, port: number, workspace: string): Promise<ChildProcess> {
+function spawnService(service: Service, port: number, workspace: string, preload: { file: string; lokijs: string } | null): Promise<ChildProcess> {
   const args = [
+    ...(preload ? ['--require', preload.file] : []),
     azuriteMain(service),
     '--inMemoryPersistence',
     '--disableTelemetry',
@@ -126,7 +169,8 @@ function spawnService(service: Service, port: number, workspace: string): Promis
     `--${service}Port`,
     String(port),
   ];
-  const child = spawn(process.execPath, args, { cwd: workspace, stdio: ['ignore', 'ignore', 'pipe'] });
+  const env = preload ? { ...process.env, OCS_AZURITE_LOKIJS: preload.lokijs } : process.env;
+  const child = spawn(process.execPath, args, { cwd: workspace, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-2000);

@@ -69,11 +69,12 @@ describe('the periodic marker sweep', () => {
       expect(summary.counts['markers.found'] ?? 0).toBe(0);
       measured.push(calls);
     }
-    // Cursors: the sweep counter (read, written); per Outlook stream (5) its sweep key and cursor read and one page's
-    // cursor written, plus the calendar's stored window; per CRM kind (4) the same without the window. The contacts'
-    // marked items: one listing of the kind's mappings. Before: a findMappingByOutlookId per marked item, which is
-    // 2 Table point reads each.
-    const collect = { getCursor: 20, setCursor: 10, listMappings: 1 };
+    // Cursors: all of them listed at once (one Table query; before, 20 point reads: the sweep counter, per Outlook
+    // stream (5) its sweep key and cursor, the calendar's stored window, per CRM kind (4) its sweep key and cursor);
+    // written: the sweep counter only, since every feed handed back the cursor it was given (before, 10 writes). The
+    // contacts' marked items: one listing of the kind's mappings. Before: a findMappingByOutlookId per marked item,
+    // which is 2 Table point reads each.
+    const collect = { listCursors: 1, setCursor: 1, listMappings: 1 };
     expect(measured[0]?.collect).toEqual(collect);
     expect(measured[1]?.collect).toEqual(collect);
   });
@@ -126,18 +127,18 @@ describe('collecting a large delta page', () => {
     expect(summary.counts['delta.entries']).toBe(203);
     expect(summary.counts['changes.recorded.outlook']).toBe(3);
     expect(summary.counts['collect.mappingListings']).toBe(1);
-    // Cursors: per Outlook stream (5) its sweep key and cursor read and one page's cursor written, plus the calendar
-    // window stored; per CRM kind (4) the same without the window. Inbox: one listing and one recordChanges for its
+    // Cursors: one listing of them all; per Outlook stream (5) one page's cursor written, plus the calendar window
+    // stored; per CRM kind (4) one page's cursor written. Inbox: one listing and one recordChanges for its
     // 203 entries. Before: 203 index reads. Each Outlook stream read from no cursor (5) first asks whether linked
     // mappings of its kind exist (one listing, empty here), to sweep if so (graph-behaviour.md §1.4).
-    expect(calls.collect).toEqual({ getCursor: 18, setCursor: 10, listMappings: 1 + 5, recordChanges: 1 });
+    expect(calls.collect).toEqual({ listCursors: 1, setCursor: 10, listMappings: 1 + 5, recordChanges: 1 });
     expect(world.crm.all('email').map((record) => record.data.subject).sort()).toEqual(['Deal 0', 'Deal 1', 'Deal 2']);
 
     // The echo of the three stamps in Inbox and of the three creates in the CRM feed: small pages, looked up by index
     // (two point reads per mapped id in the Table store).
     const echo = await countedCycle(world, { markerSweepEvery: 0 });
     expect(echo.summary.counts['delta.entries']).toBe(3);
-    expect(echo.calls.collect).toEqual({ getCursor: 19, setCursor: 9, findMappingByOutlookId: 3, findMappingByCrmId: 3, recordChanges: 2 });
+    expect(echo.calls.collect).toEqual({ listCursors: 1, setCursor: 9, findMappingByOutlookId: 3, findMappingByCrmId: 3, recordChanges: 2 });
   });
 
   it('records what index reads per entry record', async () => {

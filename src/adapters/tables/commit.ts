@@ -10,6 +10,9 @@
 // - A failed transaction names the failing operation (`<index>:<message>`); that unit fails alone and the others go
 //   again. Without an index every unit of the transaction is retried on its own, so the failing one is still found.
 //   Transient failures are not retried here: the SDK pipeline already did (one retry layer, DESIGN.md §4).
+// - An update of a mapping whose version this store has seen (known-versions.ts) is prepared without reading it: its
+//   compare-and-swap fails unless the stored version is that one, and a failed optimistic unit is prepared again from
+//   a fresh read (the careful attempt).
 import { RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
 import type { MappingRow } from '../../core/model';
 import { ConcurrencyError, TransientError } from '../../ports/errors';
@@ -18,6 +21,7 @@ import { statusOf, translateStorageError } from './connection';
 import { estimatedEntityBytes, packUnits } from './rules';
 import { changeKey, changeRowColumns, checkUnitShape, indexKeys, mappingKey, validMapping } from './rows';
 import { mappingEntity, readLiveOrTombstone, storedIds } from './entities';
+import type { KnownVersions, MappingIds } from './known-versions';
 
 interface Operation {
   action: TransactionAction;
@@ -32,6 +36,8 @@ interface PreparedUnit {
   /** Position of the mapping write in `ops`, to return the row with its new ETag. */
   mappingOp: number | null;
   mapping: MappingRow | null;
+  /** The mapping this unit puts or removes, if any. */
+  mapId: string | null;
   /** Prepared from a fresh read; a failure is then final. Optimistic units get one careful retry. */
   careful: boolean;
   bytes: number;
@@ -47,6 +53,7 @@ export class TableCommit {
   constructor(
     private readonly client: TableClient,
     private readonly partitionKey: string,
+    private readonly versions: KnownVersions,
   ) {}
 
   async run(units: readonly CommitUnit[]): Promise<CommitResult[]> {
@@ -60,7 +67,7 @@ export class TableCommit {
 
   private async prepareOrFail(index: number, unit: CommitUnit, careful: boolean): Promise<PreparedUnit | null> {
     try {
-      return await prepareUnit(this.client, this.partitionKey, index, unit, careful);
+      return await prepareUnit({ client: this.client, partitionKey: this.partitionKey, versions: this.versions }, index, unit, careful);
     } catch (error) {
       this.results.set(index, { ok: false, error: translateStorageError(error, 'commit') });
       return null;
@@ -120,12 +127,17 @@ export class TableCommit {
       if (op.tombstone && etag) this.tombstones.push({ rowKey: op.rowKey, etag });
     });
     const mappingEtag = unit.mappingOp === null ? undefined : etags[unit.mappingOp];
+    if (unit.mapId !== null) {
+      if (unit.mapping && mappingEtag) this.versions.remember(this.partitionKey, unit.mapId, mappingEtag, unit.mapping);
+      else this.versions.forget(this.partitionKey, unit.mapId);
+    }
     this.results.set(unit.index, unit.mapping && mappingEtag ? { ok: true, mapping: { ...unit.mapping, etag: mappingEtag } } : { ok: true });
   }
 
   /** An optimistic unit that lost gets one careful attempt (it may have met a tombstone); a careful one fails. */
   private async failed(unit: PreparedUnit, error: unknown, units: readonly CommitUnit[]): Promise<void> {
     const status = statusOf(error);
+    if (unit.mapId !== null) this.versions.forget(this.partitionKey, unit.mapId);
     if (!unit.careful && (status === 404 || status === 409 || status === 412)) {
       const careful = await this.prepareOrFail(unit.index, units[unit.index] as CommitUnit, true);
       if (careful) await this.submit([careful], units);
@@ -201,13 +213,20 @@ function failingOperation(error: unknown): number | null {
   return match ? Number(match[1]) : null;
 }
 
-async function prepareUnit(client: TableClient, partitionKey: string, index: number, unit: CommitUnit, careful: boolean): Promise<PreparedUnit> {
+interface Partition {
+  client: TableClient;
+  partitionKey: string;
+  versions: KnownVersions;
+}
+
+async function prepareUnit(partition: Partition, index: number, unit: CommitUnit, careful: boolean): Promise<PreparedUnit> {
+  const { client, partitionKey } = partition;
   checkUnitShape(unit);
   const ops: Operation[] = [];
   let mappingOp: number | null = null;
   let mapping: MappingRow | null = null;
   if (unit.mapping && 'put' in unit.mapping) {
-    const planned = await planPut(client, partitionKey, unit.mapping.put, careful);
+    const planned = await planPut(partition, unit.mapping.put, careful);
     mappingOp = planned.mappingOp;
     mapping = unit.mapping.put;
     ops.push(...planned.ops);
@@ -221,21 +240,36 @@ async function prepareUnit(client: TableClient, partitionKey: string, index: num
     ops.push({ action, rowKey: entity.rowKey, tombstone: false });
   }
   const bytes = ops.reduce((sum, op) => sum + estimatedEntityBytes(op.action[1]), 0);
-  return { index, ops, mappingOp, mapping, careful, bytes };
+  const mapId = unit.mapping ? ('put' in unit.mapping ? unit.mapping.put.mapId : unit.mapping.remove.mapId) : null;
+  return { index, ops, mappingOp, mapping, mapId, careful, bytes };
 }
 
-async function planPut(client: TableClient, partitionKey: string, row: MappingRow, careful: boolean): Promise<{ ops: Operation[]; mappingOp: number }> {
+/** The stored version of a mapping row as planPut needs it: its ETag, and its ids unless it is a tombstone. */
+interface StoredVersion {
+  etag: string;
+  ids: MappingIds | null;
+}
+
+async function planPut(partition: Partition, row: MappingRow, careful: boolean): Promise<{ ops: Operation[]; mappingOp: number }> {
+  const { client, partitionKey, versions } = partition;
   validMapping(row);
   const entity = mappingEntity(partitionKey, row);
   const isUpdate = row.etag !== undefined;
-  // An insert is optimistic (no read); only when it fails is the current row read, to step over a tombstone.
-  const current = isUpdate || careful ? await readLiveOrTombstone(client, partitionKey, entity.rowKey) : null;
-  if (isUpdate && (current === null || current.deleted || current.etag !== row.etag)) {
+  // An insert is optimistic (no read); only when it fails is the current row read, to step over a tombstone. An update
+  // of a version this store has seen is optimistic too: its If-Match decides (see known-versions.ts).
+  const known = row.etag !== undefined && !careful ? versions.idsOf(partitionKey, row.mapId, row.etag) : null;
+  let current: StoredVersion | null = known && row.etag !== undefined ? { etag: row.etag, ids: known } : null;
+  if (!known && (isUpdate || careful)) {
+    const read = await readLiveOrTombstone(client, partitionKey, entity.rowKey);
+    current = read && { etag: read.etag, ids: read.deleted ? null : storedIds(read) };
+    if (current?.ids) versions.remember(partitionKey, row.mapId, current.etag, current.ids);
+  }
+  if (isUpdate && (current === null || current.ids === null || current.etag !== row.etag)) {
     throw new ConcurrencyError(`mapping ${row.mapId} changed since it was read`);
   }
-  if (!isUpdate && current !== null && !current.deleted) throw new ConcurrencyError(`mapping ${row.mapId} already exists`);
+  if (!isUpdate && current !== null && current.ids !== null) throw new ConcurrencyError(`mapping ${row.mapId} already exists`);
   const ops: Operation[] = [];
-  const previous = current && !current.deleted ? indexKeys(storedIds(current)) : [];
+  const previous = current?.ids ? indexKeys(current.ids) : [];
   const next = indexKeys(row);
   for (const stale of previous.filter((key) => !next.includes(key))) ops.push({ action: ['delete', { partitionKey, rowKey: stale }], rowKey: stale, tombstone: false });
   for (const added of next.filter((key) => !previous.includes(key))) {

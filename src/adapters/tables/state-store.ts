@@ -15,6 +15,7 @@ import type { ItemKind, MappingRow } from '../../core/model';
 import { InvariantError } from '../../ports/errors';
 import type { ChangeRecord, ChangeRow, CommitResult, CommitUnit, Lease, RunSummary, StateStore } from '../../ports/state-store';
 import { TableCommit } from './commit';
+import { KnownVersions } from './known-versions';
 import { createTableClient, statusOf, tableName, translateStorageError, type StorageConnection } from './connection';
 import { columnsOf, etagOf, mappingFromEntity, readLive, type Entity } from './entities';
 import {
@@ -70,6 +71,8 @@ export class TableStateStore implements StateStore {
   private readonly state: TableClient;
   private readonly leases: TableClient;
   private readonly runs: TableClient;
+  /** Mapping versions read or written by this store, so updates of them need no read first (known-versions.ts). */
+  private readonly versions = new KnownVersions();
   private tablesReady: Promise<void> | null = null;
 
   constructor(options: TableStateStoreOptions) {
@@ -82,7 +85,10 @@ export class TableStateStore implements StateStore {
 
   async getMapping(mailbox: string, mapId: string): Promise<MappingRow | null> {
     const row = await this.readState(mailbox, mappingKey(mapId));
-    return row ? mappingFromEntity(row.entity) : null;
+    if (!row) return null;
+    const mapping = mappingFromEntity(row.entity);
+    this.versions.remember(mailboxPartitionKey(mailbox), mapping.mapId, row.etag, mapping);
+    return mapping;
   }
 
   async findMappingByOutlookId(mailbox: string, kind: ItemKind, outlookId: string): Promise<MappingRow | null> {
@@ -151,7 +157,7 @@ export class TableStateStore implements StateStore {
   async commit(mailbox: string, units: readonly CommitUnit[]): Promise<CommitResult[]> {
     const partitionKey = mailboxPartitionKey(mailbox);
     await this.ready();
-    return new TableCommit(this.state, partitionKey).run(units);
+    return new TableCommit(this.state, partitionKey, this.versions).run(units);
   }
 
   async getCursor(mailbox: string, stream: string): Promise<string | null> {
