@@ -59,6 +59,25 @@ describe('runMailboxCycle: Outlook updates in batches', () => {
   });
 });
 
+describe('runMailboxCycle: match before create by e-mail address, one query per batch', () => {
+  // sync-lessons.md §4.1 (match before create); the full first sync made one CRM query per contact (docs/benchmarks.md).
+  it('five tracked contacts, two of them already in the CRM: one query, two linked to the existing records, three created', async () => {
+    const world = new World();
+    const existing = [crmContact(world, 'Given0', 'Surname0', 'person0@example.org'), crmContact(world, 'Given3', 'Surname3', 'PERSON3@example.org')];
+    // The CRM contacts are first synced into Outlook; then the user adds five Outlook contacts, two with their addresses.
+    world.settings = { ...world.settings, kinds: { ...world.settings.kinds, contact: { ...world.settings.kinds.contact, syncFromCrm: false } } };
+    trackContacts(world, 5);
+    await world.cycle();
+
+    expect(world.countingCrm.findContactsCalls).toHaveLength(1);
+    expect(world.countingCrm.findContactsCalls[0]).toHaveLength(5);
+    expect(world.crm.all('contact')).toHaveLength(5);
+    const linked = (await world.mappings('contact')).filter((m) => m.state === 'linked');
+    expect(linked).toHaveLength(5);
+    expect(existing.every((id) => linked.some((m) => m.crmId === id))).toBe(true);
+  });
+});
+
 describe('runMailboxCycle: re-tracked pairs are re-stamped one by one', () => {
   // A crash between a re-link's stamp and its link commit leaves the marker behind (open, regressions.test.ts
   // relinkMarkerLeft); batched, one crash would leave a whole chunk so. Their re-stamps stay on the single path.

@@ -271,8 +271,11 @@ export class CountingCrm implements CrmConnector {
     await this.inner.delete(kind, id, options);
     this.writes.written('crm.delete');
   }
+  /** The addresses of every findContactsByEmail call, in order. */
+  readonly findContactsCalls: string[][] = [];
   async findContactsByEmail(addresses: readonly string[], user: CrmUser): Promise<CrmRecord[]> {
     this.writes.check();
+    this.findContactsCalls.push([...addresses]);
     return this.inner.findContactsByEmail(addresses, user);
   }
   /** Sizes of the writeBatch calls, in order. */
