@@ -95,10 +95,11 @@ export async function writeAhead(ctx: RunContext, items: readonly BatchableItem[
   // 2. Outlook updates that come before the item's CRM write or need none: the stamps of the records about to be
   // created (their ids are known: the pendingCreate rows), and updates of items with no CRM write.
   const before: { item: BatchableItem; update: OutlookUpdate }[] = [];
+  const queuedItems = new Set(queued.map((q) => q.item));
   for (const item of items) {
     const { slot, plan } = item;
     if (!mayUpdateOutlookAhead(plan) || isRetrack(slot)) continue;
-    const isQueuedCreate = plan.crm.type === 'create' && queued.some((q) => q.item === item);
+    const isQueuedCreate = plan.crm.type === 'create' && queuedItems.has(item);
     if (plan.crm.type !== 'none' && !isQueuedCreate) continue;
     const update = updateOf(ctx, slot, plan, isQueuedCreate ? pendingCrmIdOf(slot) : null);
     if (update) before.push({ item, update });

@@ -316,17 +316,10 @@ async function resolveStampedCrmId(ctx: RunContext, slot: Slot, item: OutlookIte
   ctx.tally.add('outlook.copiesOfLinkedItems');
 }
 
-/** A CRM contact's addresses, lower-cased, read through the contact mapping (whatever columns hold them). */
+/** A CRM contact's addresses, lower-cased, read through the contact mapping (emailAddresses ↔ emailaddress1..3). */
 function addressesOfRecord(ctx: RunContext, record: CrmRecord): string[] {
-  const found: string[] = [];
-  const walk = (value: unknown): void => {
-    if (typeof value === 'string') found.push(value.trim().toLowerCase());
-    else if (Array.isArray(value)) value.forEach(walk);
-    else if (value && typeof value === 'object') Object.values(value).forEach(walk);
-  };
-  const fields = crmFields(ctx, 'contact', record);
-  for (const field of EMAIL_FIELDS) walk(fields[field]);
-  return found;
+  const addresses = crmFields(ctx, 'contact', record)['emailAddresses'];
+  return Array.isArray(addresses) ? addresses.flatMap((address) => (typeof address === 'string' ? [address.trim().toLowerCase()] : [])) : [];
 }
 
 const EMAIL_FIELDS = ['emailAddresses'] as const;

@@ -11,9 +11,12 @@ export class TransientError extends Error {
 
 /** Credentials were refused or a token could not be obtained: stop the mailbox, alert the admin. */
 export class AuthError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** The HTTP status that refused the request (401: no valid token; 403: a missing privilege), when one did. */
+  readonly status: number | null;
+  constructor(message: string, options?: { cause?: unknown; status?: number }) {
     super(message, options);
     this.name = 'AuthError';
+    this.status = options?.status ?? null;
   }
 }
 

@@ -5,26 +5,21 @@ import { crmIdPropertyId, DEFAULT_PRODUCT_GUID } from '../../src/core/mappings/e
 import type { JsonObject, MappingRow } from '../../src/core/model';
 import { TransientError } from '../../src/ports/errors';
 import type { RunSummary } from '../../src/ports/state-store';
-import { CATEGORY, MAILBOX, World } from './support/world';
+import { taggedMessage } from './support/fixtures';
+import { MAILBOX, World } from './support/world';
 
 const BOB = 'bob@contoso.example';
 const CAROL = 'carol@contoso.example';
 const MESSAGE_ID = '<q3-pricing.4711@contoso.example>';
 
 function message(subject: string, from: string, to: string[], extra: JsonObject = {}): JsonObject {
-  return {
-    subject,
+  return taggedMessage(subject, {
     body: { contentType: 'text', content: `${subject}. Regards` },
     internetMessageId: MESSAGE_ID,
     from: { emailAddress: { address: from, name: from } },
     toRecipients: to.map((address) => ({ emailAddress: { address, name: address } })),
-    ccRecipients: [],
-    sentDateTime: '2026-03-01T08:00:00Z',
-    receivedDateTime: '2026-03-01T08:00:05Z',
-    isDraft: false,
-    categories: [CATEGORY],
     ...extra,
-  };
+  });
 }
 
 async function mappingsOf(world: World, mailbox: string): Promise<MappingRow[]> {

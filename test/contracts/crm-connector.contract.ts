@@ -484,72 +484,56 @@ export function describeCrmConnectorContract(name: string, setup: () => Promise<
         expect((await connector.read('task', [created.id], me)).get(created.id)).toBeNull();
       });
     });
-  });
 
-  // Match before create for e-mail (DESIGN.md §4; dataverse-behaviour.md §4.6: `messageid` de-duplicates tracked mail).
-  describe(`CrmConnector contract: ${name}: findEmailsByMessageId`, () => {
-    let connector: CrmConnector;
-    let world: CrmWorld;
-    let close: () => Promise<void>;
-    let me: CrmUser;
+    // Match before create for e-mail (DESIGN.md §4; dataverse-behaviour.md §4.6: `messageid` de-duplicates tracked mail).
+    describe('findEmailsByMessageId', () => {
+      function find(messageIds: readonly string[]): Promise<CrmRecord[]> {
+        if (!connector.findEmailsByMessageId) throw new Error('the connector cannot match e-mail by Message-ID');
+        return connector.findEmailsByMessageId(messageIds, me);
+      }
 
-    beforeEach(async () => {
-      ({ connector, world, close } = await setup());
-      const resolved = await connector.resolveUser(world.meAddress);
-      if (!resolved) throw new Error('the mailbox owner must resolve');
-      me = resolved;
-    });
+      const received = (messageId: string, subject: string): JsonObject => ({ subject, messageid: messageId, directioncode: false });
 
-    afterEach(async () => {
-      await close();
-    });
+      it('finds e-mails by exact Message-ID whoever owns them, with their parties, and nothing else', async () => {
+        const others = await world.createRecord('email', {
+          attributes: received('<a.1@fabrikam.example>', 'Tracked by a colleague'),
+          ownerId: world.otherUserId,
+          parties: [
+            { participationTypeMask: 1, address: 'ann@fabrikam.example', party: null },
+            { participationTypeMask: 2, address: null, party: { entity: 'systemuser', id: me.id } },
+          ],
+        });
+        const mine = await world.createRecord('email', { attributes: received("<o'brien.2@fabrikam.example>", 'Mine'), ownerId: me.id });
+        await world.createRecord('email', { attributes: received('<a.3@fabrikam.example>', 'Another message'), ownerId: me.id });
+        await world.createRecord('email', { attributes: received('<A.1@FABRIKAM.EXAMPLE>', 'Differs in case only'), ownerId: me.id });
 
-    function find(messageIds: readonly string[]): Promise<CrmRecord[]> {
-      if (!connector.findEmailsByMessageId) throw new Error('the connector cannot match e-mail by Message-ID');
-      return connector.findEmailsByMessageId(messageIds, me);
-    }
-
-    const received = (messageId: string, subject: string): JsonObject => ({ subject, messageid: messageId, directioncode: false });
-
-    it('finds e-mails by exact Message-ID whoever owns them, with their parties, and nothing else', async () => {
-      const others = await world.createRecord('email', {
-        attributes: received('<a.1@fabrikam.example>', 'Tracked by a colleague'),
-        ownerId: world.otherUserId,
-        parties: [
-          { participationTypeMask: 1, address: 'ann@fabrikam.example', party: null },
-          { participationTypeMask: 2, address: null, party: { entity: 'systemuser', id: me.id } },
-        ],
+        const found = await find(['<a.1@fabrikam.example>', "<o'brien.2@fabrikam.example>", '<missing@fabrikam.example>']);
+        expect(sorted(found.map((r) => r.id))).toEqual(sorted([others, mine]));
+        const colleague = found.find((r) => r.id.toLowerCase() === others.toLowerCase()) as CrmRecord;
+        expect(colleague.ownerId?.toLowerCase()).toBe(world.otherUserId.toLowerCase());
+        expect(colleague.data.messageid).toBe('<a.1@fabrikam.example>');
+        // The parties come with the record: the caller judges scope (DESIGN.md §2: a party is in scope).
+        expect(writtenParties(colleague.parties)).toEqual(
+          writtenParties([
+            { participationTypeMask: 1, address: 'ann@fabrikam.example', party: null },
+            { participationTypeMask: 2, address: null, party: { entity: 'systemuser', id: me.id } },
+          ]),
+        );
+        expect(connector.isInScope(colleague, me)).toBe(true);
+        expect(await find([])).toEqual([]);
       });
-      const mine = await world.createRecord('email', { attributes: received("<o'brien.2@fabrikam.example>", 'Mine'), ownerId: me.id });
-      await world.createRecord('email', { attributes: received('<a.3@fabrikam.example>', 'Another message'), ownerId: me.id });
-      await world.createRecord('email', { attributes: received('<A.1@FABRIKAM.EXAMPLE>', 'Differs in case only'), ownerId: me.id });
 
-      const found = await find(['<a.1@fabrikam.example>', "<o'brien.2@fabrikam.example>", '<missing@fabrikam.example>']);
-      expect(sorted(found.map((r) => r.id))).toEqual(sorted([others, mine]));
-      const colleague = found.find((r) => r.id.toLowerCase() === others.toLowerCase()) as CrmRecord;
-      expect(colleague.ownerId?.toLowerCase()).toBe(world.otherUserId.toLowerCase());
-      expect(colleague.data.messageid).toBe('<a.1@fabrikam.example>');
-      // The parties come with the record: the caller judges scope (DESIGN.md §2: a party is in scope).
-      expect(writtenParties(colleague.parties)).toEqual(
-        writtenParties([
-          { participationTypeMask: 1, address: 'ann@fabrikam.example', party: null },
-          { participationTypeMask: 2, address: null, party: { entity: 'systemuser', id: me.id } },
-        ]),
-      );
-      expect(connector.isInScope(colleague, me)).toBe(true);
-      expect(await find([])).toEqual([]);
-    });
+      it('finds a record the connector created and no longer one deleted since; long lists are split', async () => {
+        const created = await connector.create('email', { attributes: received('<created@contoso.example>', 'Created') }, { actAs: me, idempotencyKey: 'mid-1' });
+        expect((await find(['<created@contoso.example>'])).map((r) => r.id.toLowerCase())).toEqual([created.id.toLowerCase()]);
+        await world.deleteRecord('email', created.id);
+        expect(await find(['<created@contoso.example>'])).toEqual([]);
 
-    it('finds a record the connector created and no longer one deleted since; long lists are split', async () => {
-      const created = await connector.create('email', { attributes: received('<created@contoso.example>', 'Created') }, { actAs: me, idempotencyKey: 'mid-1' });
-      expect((await find(['<created@contoso.example>'])).map((r) => r.id.toLowerCase())).toEqual([created.id.toLowerCase()]);
-      await world.deleteRecord('email', created.id);
-      expect(await find(['<created@contoso.example>'])).toEqual([]);
-
-      const ids: string[] = [];
-      for (let i = 0; i < 12; i += 1) ids.push(await world.createRecord('email', { attributes: received(`<bulk.${i}@contoso.example>`, `Bulk ${i}`), ownerId: me.id }));
-      const wanted = Array.from({ length: 12 }, (_, i) => `<bulk.${i}@contoso.example>`);
-      expect(sorted((await find(wanted)).map((r) => r.id))).toEqual(sorted(ids));
+        const ids: string[] = [];
+        for (let i = 0; i < 12; i += 1) ids.push(await world.createRecord('email', { attributes: received(`<bulk.${i}@contoso.example>`, `Bulk ${i}`), ownerId: me.id }));
+        const wanted = Array.from({ length: 12 }, (_, i) => `<bulk.${i}@contoso.example>`);
+        expect(sorted((await find(wanted)).map((r) => r.id))).toEqual(sorted(ids));
+      });
     });
   });
 }

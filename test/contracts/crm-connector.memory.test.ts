@@ -1,7 +1,7 @@
 import { InMemoryCrmConnector } from '../../src/adapters/memory/crm-connector';
-import { describeCrmConnectorContract } from './crm-connector.contract';
+import { describeCrmConnectorContract, describeCrmTimeZoneContract, type CrmTimeZoneSetup } from './crm-connector.contract';
 
-describeCrmConnectorContract('in-memory CRM', async () => {
+async function inMemoryCrm(): Promise<CrmTimeZoneSetup> {
   const connector = new InMemoryCrmConnector({ pageSize: 2 });
   connector.addUser({ address: 'megan@contoso.example' });
   const other = connector.addUser({ address: 'otto@contoso.example' });
@@ -18,6 +18,10 @@ describeCrmConnectorContract('in-memory CRM', async () => {
       expireCursors: async () => connector.expireCursors(),
       loseNextCreateResponse: async () => connector.loseNextCreateResponse(),
     },
+    setMyTimeZone: async (zone) => connector.setUserTimeZone('megan@contoso.example', zone),
     close: async () => undefined,
   };
-});
+}
+
+describeCrmConnectorContract('in-memory CRM', inMemoryCrm);
+describeCrmTimeZoneContract('in-memory CRM', inMemoryCrm);

@@ -5,7 +5,7 @@
 // York user's all-day event on D shows in the CRM on the day before: the bug these tests pin.
 import type { JsonObject } from '../../src/core/model';
 import { TIME_ZONE_CODES } from '../../src/simulators/dataverse';
-import { daysFromNow, eventProps, startWorld, taskProps, type World } from './harness';
+import { daysFromNow, eventProps, startWorld, syncThenEcho, taskProps, type World } from './harness';
 
 jest.setTimeout(60_000);
 
@@ -73,20 +73,11 @@ describe('e2e: all-day appointments and task dates in the CRM user time zone (Ea
     await world?.stop();
   });
 
-  /** The sync cycle, then the cycle that reads its echoes: the second must write nothing (DESIGN.md §5). */
-  async function syncThenEcho(): Promise<void> {
-    const first = await world.cycle();
-    expect(first.summary.failures).toEqual([]);
-    const echo = await world.cycle();
-    expect(echo.summary.failures).toEqual([]);
-    expect(echo.writes).toEqual({ graph: 0, crm: 0 });
-  }
-
   it('an Outlook all-day event on D is created in the CRM from D 00:00 New York time, for the whole day', async () => {
     const { day, next } = dateFromNow(12);
     const id = await world.outlook.create('appointment', allDayEvent('Offsite', day, next));
 
-    await syncThenEcho();
+    await syncThenEcho(world);
 
     const crmId = (await world.mappingByOutlookId('appointment', id))?.crmId ?? '';
     expect(world.crm.read('appointment', crmId)).toMatchObject({
@@ -107,7 +98,7 @@ describe('e2e: all-day appointments and task dates in the CRM user time zone (Ea
       scheduleddurationminutes: 1440,
     });
 
-    await syncThenEcho();
+    await syncThenEcho(world);
 
     const outlookId = (await world.mappingByCrmId('appointment', crmId))?.outlookId ?? '';
     const event = world.outlook.read(outlookId)?.props;
@@ -126,7 +117,7 @@ describe('e2e: all-day appointments and task dates in the CRM user time zone (Ea
     const fromCrm = dateFromNow(9);
     const crmId = world.crm.create('task', { subject: 'Call back', scheduledend: newYorkMidnight(fromCrm.day) });
 
-    await syncThenEcho();
+    await syncThenEcho(world);
 
     const created = (await world.mappingByOutlookId('task', todoId))?.crmId ?? '';
     expect(world.crm.read('task', created)).toMatchObject({ subject: 'Send the quote', scheduledend: newYorkMidnight(fromToDo.day) });
@@ -156,7 +147,7 @@ describe('e2e: all-day appointments and task dates in the CRM user time zone (Ea
     });
     const fromOutlook = dateFromNow(days + 2);
     const outlookCreated = await world.outlook.create('appointment', allDayEvent(`${prefix} from Outlook`, fromOutlook.day, fromOutlook.next));
-    await syncThenEcho();
+    await syncThenEcho(world);
     const crmCreated = (await world.mappingByOutlookId('appointment', outlookCreated))?.crmId ?? '';
     const outlookOfCrm = (await world.mappingByCrmId('appointment', crmId))?.outlookId ?? '';
     expect(outlookDates(outlookOfCrm)).toMatchObject({ start: fromCrm.day, end: fromCrm.next });
@@ -175,7 +166,7 @@ describe('e2e: all-day appointments and task dates in the CRM user time zone (Ea
   async function expectEarlierPairsKeepTheirDates(pairs: Awaited<ReturnType<typeof newYorkPairs>>, prefix: string): Promise<void> {
     world.crm.update('appointment', pairs.crmSide.crmId, { subject: `${prefix} from CRM (moved)` });
     await world.outlook.patch('appointment', pairs.outlookSide.outlookId, { subject: `${prefix} from Outlook (moved)` });
-    await syncThenEcho();
+    await syncThenEcho(world);
     expect(outlookDates(pairs.crmSide.outlookId)).toEqual({ subject: `${prefix} from CRM (moved)`, isAllDay: true, start: pairs.crmSide.day, end: pairs.crmSide.next });
     expect(outlookDates(pairs.outlookSide.outlookId)).toEqual({ subject: `${prefix} from Outlook (moved)`, isAllDay: true, start: pairs.outlookSide.day, end: pairs.outlookSide.next });
     for (const side of [pairs.crmSide, pairs.outlookSide]) {
@@ -197,7 +188,7 @@ describe('e2e: all-day appointments and task dates in the CRM user time zone (Ea
       scheduleddurationminutes: 1440,
     });
 
-    await syncThenEcho();
+    await syncThenEcho(world);
 
     const outlookId = (await world.mappingByCrmId('appointment', crmId))?.outlookId ?? '';
     expect(outlookDates(outlookId)).toEqual({ subject: 'Sydney kick-off', isAllDay: true, start: day, end: next });
@@ -211,7 +202,7 @@ describe('e2e: all-day appointments and task dates in the CRM user time zone (Ea
 
     const { day, next } = dateFromNow(45);
     const id = await world.outlook.create('appointment', allDayEvent('Retreat', day, next));
-    await syncThenEcho();
+    await syncThenEcho(world);
     const crmId = (await world.mappingByOutlookId('appointment', id))?.crmId ?? '';
     expect(world.crm.read('appointment', crmId)).toMatchObject({ isalldayevent: true, scheduledstart: losAngelesMidnight(day), scheduledend: losAngelesMidnight(next) });
   });
@@ -223,7 +214,7 @@ describe('e2e: all-day appointments and task dates in the CRM user time zone (Ea
     const { day, next } = dateFromNow(25);
     const id = await world.outlook.create('appointment', allDayEvent('Board day', day, next));
 
-    await syncThenEcho();
+    await syncThenEcho(world);
 
     expect(world.logger.lines.some((line) => line.level === 'warn' && line.message.startsWith('CRM user time zone unknown'))).toBe(true);
     const crmId = (await world.mappingByOutlookId('appointment', id))?.crmId ?? '';

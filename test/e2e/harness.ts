@@ -131,6 +131,18 @@ class CrashAfterNth extends Writes {
   }
 }
 
+/**
+ * The sync cycle, then the cycle that reads its echoes: both without failures, and the second writes nothing
+ * (DESIGN.md §5). Throws with what went wrong, so a test that calls it fails.
+ */
+export async function syncThenEcho(world: World): Promise<void> {
+  const first = await world.cycle();
+  const echo = await world.cycle();
+  const failures = [...first.summary.failures, ...echo.summary.failures];
+  if (failures.length > 0) throw new Error(`cycle failures: ${JSON.stringify(failures)}`);
+  if (echo.writes.graph !== 0 || echo.writes.crm !== 0) throw new Error(`the echo cycle wrote: ${JSON.stringify(echo.writes)}`);
+}
+
 export interface WorldOptions {
   /** `Prefer: odata.maxpagesize` on the worker's Graph delta requests (default 100, the composition root's). */
   graphPageSize?: number;

@@ -3,7 +3,7 @@
 // that follows a cycle with no user edits makes zero writes"), with every mapped field of DESIGN.md §7 set on the side
 // the item starts on. Also re-tracking (DESIGN.md §2), drafts and Sent Items, and the Graph and Dataverse fault knobs.
 import type { JsonObject } from '../../src/core/model';
-import { CATEGORY, crmIdsWhere, crmInstant, daysFromNow, eventProps, graphDateTime, messageProps, startWorld, taskProps, type World } from './harness';
+import { CATEGORY, crmIdsWhere, crmInstant, daysFromNow, eventProps, graphDateTime, messageProps, startWorld, syncThenEcho, taskProps, type World } from './harness';
 
 jest.setTimeout(60_000);
 
@@ -17,15 +17,6 @@ describe('e2e: rich items round-trip and settle', () => {
   afterAll(async () => {
     await world?.stop();
   });
-
-  /** The sync cycle, then the cycle that reads its echoes: the second must write nothing (DESIGN.md §5). */
-  async function syncThenEcho(): Promise<void> {
-    const first = await world.cycle();
-    expect(first.summary.failures).toEqual([]);
-    const echo = await world.cycle();
-    expect(echo.summary.failures).toEqual([]);
-    expect(echo.writes).toEqual({ graph: 0, crm: 0 });
-  }
 
   it('a contact with every mapped field, tagged in Outlook', async () => {
     const props: JsonObject = {
@@ -57,7 +48,7 @@ describe('e2e: rich items round-trip and settle', () => {
     };
     const id = await world.outlook.create('contact', props);
 
-    await syncThenEcho();
+    await syncThenEcho(world);
 
     const crmId = (await world.mappingByOutlookId('contact', id))?.crmId ?? '';
     expect(world.crm.read('contact', crmId)).toMatchObject({
@@ -116,7 +107,7 @@ describe('e2e: rich items round-trip and settle', () => {
       address1_postalcode: '98101',
     });
 
-    await syncThenEcho();
+    await syncThenEcho(world);
 
     const id = (await world.mappingByCrmId('contact', crmId))?.outlookId ?? '';
     const item = world.outlook.read(id);
@@ -141,7 +132,7 @@ describe('e2e: rich items round-trip and settle', () => {
       scheduledstart: crmInstant(daysFromNow(2, 9)),
     });
 
-    await syncThenEcho();
+    await syncThenEcho(world);
 
     const fromOutlook = (await world.mappingByOutlookId('task', id))?.crmId ?? '';
     expect(world.crm.read('task', fromOutlook)).toMatchObject({ subject: 'Rich Outlook task', prioritycode: 2, statecode: 0, statuscode: 3, description: 'Bring the contract.' });
@@ -165,7 +156,7 @@ describe('e2e: rich items round-trip and settle', () => {
       showAs: 'tentative',
     }));
 
-    await syncThenEcho();
+    await syncThenEcho(world);
 
     const allDayCrm = world.crm.read('appointment', (await world.mappingByOutlookId('appointment', allDay))?.crmId ?? '');
     expect(allDayCrm).toMatchObject({ subject: 'Offsite', isalldayevent: true });

@@ -79,7 +79,7 @@ const REASONS: Record<string, string> = {
 /** The port's error for a failed request the caller had no special case for. */
 export function failureFor(info: DataverseErrorInfo, what: string): Error {
   const detail = `${what}: HTTP ${info.status} ${info.code} ${info.message}`.trim();
-  if (info.status === 401 || info.status === 403) return new AuthError(detail);
+  if (info.status === 401 || info.status === 403) return new AuthError(detail, { status: info.status });
   if (info.status === 412) return new ConcurrencyError(detail);
   if (info.status === 404) return new ItemRejectedError('crm-record-gone', detail);
   if (info.status >= 500 && REASONS[info.code] === undefined) return new TransientError(detail);

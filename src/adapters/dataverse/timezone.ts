@@ -21,13 +21,12 @@ interface Answer {
 }
 
 /**
- * DataverseHttp.send throws AuthError for 401 and 403 alike (failureFor's "<what>: HTTP <status> <code> <message>").
- * Only the 403 (a missing privilege) means an unknown zone, answered here with its error body; a 401 (no valid
- * token) fails every request and still throws.
+ * DataverseHttp.send throws AuthError for 401 and 403 alike. Only the 403 (a missing privilege) means an unknown zone,
+ * answered here; a 401 (no valid token) fails every request and still throws.
  */
 function refusal(error: unknown): Answer | null {
-  const match = error instanceof AuthError ? /: HTTP 403 (\S*) ?(.*)$/s.exec(error.message) : null;
-  return match ? { status: 403, body: { error: { code: match[1] ?? '', message: match[2] ?? '' } } } : null;
+  if (!(error instanceof AuthError) || error.status !== 403) return null;
+  return { status: 403, body: { error: { code: '', message: error.message } } }; // the message carries the code
 }
 
 export class DataverseTimeZones {
@@ -70,11 +69,12 @@ export class DataverseTimeZones {
 
   private unknown(entitySet: string, status: number, body: unknown, systemUserId: string): null {
     const { code, message } = errorInfo(status, body);
+    const detail = `${code} ${message}`.trim();
     this.logger?.warn(
       status === 403
         ? `CRM user time zone unknown: reading ${entitySet} was refused (grant the application user read on User Settings and Time Zone Definition)`
         : `CRM user time zone unknown: ${entitySet} not found`,
-      { systemUserId, status, code, message },
+      { systemUserId, status, detail },
     );
     return null;
   }

@@ -230,9 +230,10 @@ export class MoveTask extends ItemCommand {
   }
   act(item: ModelItem, runner: Runner): void {
     item.outlookId = runner.world.moveTask(item);
-    // A pendingCreate row whose record was never made names the old task id only (no record, no stamp to follow the
-    // move by): for the worker the moved task is a new unmapped one, and that row goes with the old id.
-    if (item.link === 'pendingCreate' && item.c !== 'live') item.link = 'none';
+    // A pendingCreate row whose record was never made is found by the old task id only (the model knows no CRM id to
+    // look it up by): the moved task is a new unmapped one for the model. A record made and since deleted keeps its id,
+    // by which the row is still found (and the stamp, written before the create, lets the worker follow the move).
+    if (item.link === 'pendingCreate' && item.c === 'none') item.link = 'none';
   }
   label(): string {
     return `new MoveTask(${this.pick})`;

@@ -118,3 +118,38 @@ export async function deltaRound(t: GraphTestClient, start: string, headers: Rec
   }
   throw new Error('delta round did not end');
 }
+
+/**
+ * One simulator for the suite, and before each test default knobs, an empty request log and a fresh mailbox
+ * (`<prefix><n>@contoso.test`), so tests never see each other's items.
+ */
+export function useSimulatorMailbox(prefix: string): { readonly t: GraphTestClient; readonly upn: string } {
+  let client: GraphTestClient | null = null;
+  let n = 0;
+  let upn = '';
+  const started = (): GraphTestClient => {
+    if (!client) throw new Error('the simulator is started in beforeAll');
+    return client;
+  };
+  beforeAll(async () => {
+    client = await startTestSimulator();
+  });
+  afterAll(async () => {
+    await client?.stop();
+  });
+  beforeEach(() => {
+    const sim = started().sim;
+    sim.control.resetKnobs();
+    sim.requestLog.reset();
+    upn = `${prefix}${++n}@contoso.test`;
+    sim.control.createUser(upn);
+  });
+  return {
+    get t() {
+      return started();
+    },
+    get upn() {
+      return upn;
+    },
+  };
+}
