@@ -6,7 +6,7 @@ import type { Plan, TrackingUpkeep } from '../core/plan';
 import type { CrmWriteResult } from '../ports/crm-connector';
 import { InvariantError } from '../ports/errors';
 import type { ItemRef, OutlookUpdate, OutlookUpdateResult } from '../ports/mailbox-source';
-import { baselineAfterCreate, crmFields, hashBaseline, oneWayFieldsFrom, outlookFields, PENDING_CRM_ID } from './core-api';
+import { baselineAfterCreate, crmFields, hashBaseline, oneWayFieldsFrom, outlookFields, PENDING_CRM_ID, RETRACK_CREATE_KEY } from './core-api';
 import { defaultContainer, planInputOf, type Slot } from './hydrate';
 import type { RunContext } from './run-context';
 
@@ -111,14 +111,18 @@ export async function executePlan(ctx: RunContext, slot: Slot, plan: Plan, ahead
 export async function commitPendingCreate(ctx: RunContext, slot: Slot, plan: Plan): Promise<void> {
   const item = slot.outlookItem;
   if (plan.crm.type !== 'create' || plan.mapping.type !== 'put' || plan.outlook.type === 'create') return;
-  // A row already there is a pendingCreate row whose create runs again, or a re-tracked pair's row: left as it is.
-  if (!item || slot.mapping) return;
+  // A pendingCreate row already there is one whose create runs again: left as it is. A re-tracked item whose record is
+  // gone (its row unlinked or deletedLocally) is created under a key of its own: its row becomes the pendingCreate row
+  // (the same mapId, a CAS on its etag), which keeps that key, or a rerun after a crash would create a second record.
+  const previous = slot.mapping;
+  if (!item || previous?.state === 'linked' || previous?.state === 'pendingCreate') return;
   const { crm, store, clock } = ctx.deps;
-  const crmId = crm.idForCreate?.(slot.row.kind, plan.crm.idempotencyKey) ?? null;
+  const key = plan.crm.idempotencyKey;
+  const crmId = crm.idForCreate?.(slot.row.kind, key) ?? null;
   if (crmId === null) return;
-  const baseline = plan.mapping.baseline;
+  const baseline = previous ? { ...plan.mapping.baseline, [RETRACK_CREATE_KEY]: { key, since: clock.now().toISOString() } } : plan.mapping.baseline;
   const row: MappingRow = {
-    mapId: ctx.deps.ids(),
+    mapId: previous?.mapId ?? ctx.deps.ids(),
     kind: slot.row.kind,
     outlookId: item.id,
     outlookContainer: containerOf(slot, item.id, null),
@@ -132,6 +136,7 @@ export async function commitPendingCreate(ctx: RunContext, slot: Slot, plan: Pla
     visitedEpoch: clock.now().getTime(),
     verifiedAt: null,
   };
+  if (previous?.etag !== undefined) row.etag = previous.etag;
   const [result] = await store.commit(ctx.mailbox, [{ mapping: { put: row } }]);
   if (!result?.ok) throw result?.error ?? new InvariantError('the store returned no result for a commit');
   ctx.tally.add('mapping.pendingCreate');

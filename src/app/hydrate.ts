@@ -7,7 +7,7 @@ import type { ItemRef } from '../ports/mailbox-source';
 import { AuthError, InvariantError, ItemRejectedError } from '../ports/errors';
 import type { ChangeRow } from '../ports/state-store';
 import { mappedChangeKey } from './collect';
-import { crmFields } from './core-api';
+import { crmFields, retrackCreateOf } from './core-api';
 import { classifyError, type ClassifiedError } from './failures';
 import { crmTimeZoneOf, type RunContext } from './run-context';
 
@@ -70,7 +70,12 @@ async function settlePendingCreate(ctx: RunContext, slot: Slot): Promise<void> {
   }
   const key = mappedChangeKey(mapping.mapId);
   const row = slot.row.key === key ? slot.row : await ctx.deps.store.getChange(ctx.mailbox, key);
-  if (row?.crmChange === 'deleted') slot.mapping = { ...mapping, state: 'linked' };
+  if (row?.crmChange !== 'deleted') return;
+  // A re-tracked pair's row may still hold the deletion of the record it was linked to before it became this
+  // pendingCreate row: only a deletion seen since proves that this create happened.
+  const retrack = retrackCreateOf(mapping);
+  if (retrack && !(row.crmAt !== null && Date.parse(row.crmAt) > Date.parse(retrack.since))) return;
+  slot.mapping = { ...mapping, state: 'linked' };
 }
 
 function live(slots: Slot[]): Slot[] {

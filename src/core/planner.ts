@@ -100,6 +100,30 @@ export function createKeyOf(kind: string, outlookId: string): string {
   return `${kind}:${outlookId}`;
 }
 
+/**
+ * Baseline key under which the pendingCreate row of a re-tracked item whose record is gone (`retracked-crm-gone-create-
+ * in-crm`) keeps its create: the idempotency key, which is not `createKeyOf` (the first record used that one), so that
+ * the create run again after a crash makes no second record; and when the row became pendingCreate, so that a
+ * deletion recorded before (of the record the pair was linked to) is not taken for the deletion of the new one.
+ */
+export const RETRACK_CREATE_KEY = '@retrackCreate';
+
+export interface RetrackCreate {
+  key: string;
+  since: string;
+}
+
+export function retrackCreateOf(row: MappingRow): RetrackCreate | null {
+  const kept = row.baseline[RETRACK_CREATE_KEY];
+  if (kept === null || typeof kept !== 'object' || Array.isArray(kept)) return null;
+  const { key, since } = kept;
+  return typeof key === 'string' && typeof since === 'string' ? { key, since } : null;
+}
+
+function pendingCreateKeyOf(kind: string, row: MappingRow, item: OutlookItem): string {
+  return retrackCreateOf(row)?.key ?? createKeyOf(kind, row.outlookId ?? item.id);
+}
+
 // ---- Pending create ------------------------------------------------------------------------------------------------
 
 /**
@@ -115,7 +139,7 @@ function planPendingCreate(p: Prepared, row: MappingRow): Plan {
     case 'present': {
       const item = outlook.item;
       if (!isStillTracked(item, row.crmId)) return outlookUntracked(p, row, item);
-      return createInCrm(p, item, createKeyOf(context.kind, row.outlookId ?? item.id), 'pending-create-in-crm');
+      return createInCrm(p, item, pendingCreateKeyOf(context.kind, row, item), 'pending-create-in-crm');
     }
     case 'gone':
       // Deleted in Outlook and the record is not there (never created, or deleted too): nothing to keep. A CRM side

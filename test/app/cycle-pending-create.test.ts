@@ -102,3 +102,72 @@ describe('runMailboxCycle: a crash after the pendingCreate commit, before the CR
     }
   });
 });
+
+describe('runMailboxCycle: a crash while re-creating the record of a re-tracked contact whose record was deleted', () => {
+  // The contact was linked, untracked (its row kept as unlinked), its record deleted in the CRM, and the user tracks it
+  // again: `retracked-crm-gone-create-in-crm` creates a new record under a key of its own. Its row becomes the
+  // pendingCreate row and keeps that key (src/app/execute.ts commitPendingCreate), so the create that runs again after
+  // a crash makes no second record, and the old record's deletion on the row is not taken for the new one's
+  // (src/app/hydrate.ts settlePendingCreate). Without the row, a crash after the create then an untrack made two
+  // Outlook contacts, and an Outlook delete brought the contact back.
+  type Then = 'nothing' | 'outlook-delete' | 'untrack' | 'crm-delete';
+
+  async function retrackCrashedAt(crashAfter: number, then: Then) {
+    const world = new World();
+    const outlookId = world.outlook.userCreate(MAILBOX, 'contact', 'contacts', taggedContact('Ada', 'Lovelace', 'ada@example.org'));
+    await world.cycle();
+    const [first] = world.crm.all('contact');
+    if (!first) throw new Error('the first cycle created no record');
+    world.outlook.userEdit(MAILBOX, outlookId, { categories: [] });
+    await world.cycle();
+    world.crm.userDelete('contact', first.id);
+    world.outlook.userEdit(MAILBOX, outlookId, { categories: [world.settings.categoryName] });
+    await world.cycle({ deps: world.deps(crashAfter) });
+    if (!world.writes.dead) return null;
+    world.clock.advance(11 * 60_000);
+    const created = world.crm.all('contact').map((record) => record.id);
+    if (then === 'outlook-delete') world.outlook.userDelete(MAILBOX, outlookId);
+    if (then === 'untrack') world.outlook.userEdit(MAILBOX, outlookId, { categories: [] });
+    if (then === 'crm-delete') for (const id of created) world.crm.userDelete('contact', id);
+    await world.cycle();
+    await world.cycle();
+    return { world, outlookId, created, first };
+  }
+
+  it.each<Then>(['nothing', 'outlook-delete', 'untrack', 'crm-delete'])('at every write, then %s: one record at most, one contact at most', async (then) => {
+    let crashes = 0;
+    for (let crashAfter = 1; crashAfter < 60; crashAfter += 1) {
+      const run = await retrackCrashedAt(crashAfter, then);
+      if (!run) break;
+      crashes += 1;
+      const { world, outlookId, created, first } = run;
+      const records = world.crm.all('contact').map((record) => record.id);
+      const contacts = world.outlook.snapshot(MAILBOX, 'contact').map((item) => item.id);
+      const rows = await world.mappings('contact');
+      const context = `crash after write ${crashAfter}, then ${then}`;
+      // Never a second record, never the deleted one back; a record made before the crash is the one kept.
+      expect([context, records.length <= 1, records.includes(first.id)]).toEqual([context, true, false]);
+      if (created.length > 0 && then !== 'crm-delete') expect([context, records]).toEqual([context, created]);
+      switch (then) {
+        case 'nothing':
+          expect([context, contacts, rows.map((row) => [row.state, row.outlookId, row.crmId])]).toEqual([context, [outlookId], [['linked', outlookId, records[0]]]]);
+          break;
+        case 'outlook-delete':
+          // Never created again in Outlook; a record made before the crash is kept (DESIGN.md §6, contact deleted in Outlook).
+          expect([context, contacts]).toEqual([context, []]);
+          expect([context, rows.map((row) => [row.state, row.crmId])]).toEqual([context, created.length > 0 ? [['deletedLocally', created[0]]] : []]);
+          break;
+        case 'untrack':
+          expect([context, contacts]).toEqual([context, [outlookId]]);
+          expect([context, rows.every((row) => row.state === 'unlinked')]).toEqual([context, true]);
+          break;
+        case 'crm-delete':
+          // The new record's deletion is seen by the feed after the row became pendingCreate: it is not created again.
+          if (created.length > 0) expect([context, records]).toEqual([context, []]);
+          expect([context, contacts]).toEqual([context, [outlookId]]);
+          break;
+      }
+    }
+    expect(crashes).toBeGreaterThan(10);
+  });
+});
