@@ -116,4 +116,19 @@ export interface CrmConnector {
    * cannot match, and every tracked message is created on its own, as before.
    */
   findEmailsByMessageId?(messageIds: readonly string[], user: CrmUser): Promise<CrmRecord[]>;
+
+  /**
+   * Which of `ids` the CRM holds as deleted records of `kind`: evidence, older than any change cursor, that a record
+   * with that id was created and then deleted. Dataverse keeps them when an administrator enabled "Restore deleted
+   * records" (the recycle bin) for the table, up to its cleanup interval (at most 30 days recommended): see
+   * https://learn.microsoft.com/power-apps/developer/data-platform/restore-deleted-records. The answer holds the
+   * matching ids lower-cased (ids are GUIDs, compared case-insensitively); an id that was re-created with the same
+   * key after its deletion may be both live and in the answer (Dataverse keeps the deleted copy,
+   * DuplicateExceptionRestoreRecycleBin). An id absent from the answer was not deleted within the retention, or never
+   * existed: the CRM cannot tell those apart.
+   * Null: the CRM keeps no deleted records of this kind (the bin is off for the table or the environment, not
+   * supported, or the query was refused as not found or forbidden); the question cannot be answered and the caller
+   * must act as without this method. Absent: the same as null for every kind. Other failures throw as reads do.
+   */
+  findDeleted?(kind: ItemKind, ids: readonly string[], user: CrmUser): Promise<Set<string> | null>;
 }

@@ -588,3 +588,104 @@ export function describeCrmTimeZoneContract(name: string, setup: () => Promise<C
     });
   });
 }
+
+// findDeleted (src/ports/crm-connector.ts): the CRM's deleted-record keeping ("Restore deleted records", the Dataverse
+// recycle bin, https://learn.microsoft.com/power-apps/developer/data-platform/restore-deleted-records) as evidence that
+// a record was created and deleted, which survives an expired change cursor.
+export interface CrmDeletedRecordsSetupOptions {
+  /** The kinds whose deleted records the CRM keeps (none: the feature is off). */
+  keepDeleted: readonly ItemKind[];
+}
+
+export function describeCrmDeletedRecordsContract(name: string, setup: (options: CrmDeletedRecordsSetupOptions) => Promise<CrmContractSetup>): void {
+  describe(`CrmConnector contract: ${name}: findDeleted`, () => {
+    let h: CrmContractSetup;
+    let me: CrmUser;
+
+    async function start(keepDeleted: readonly ItemKind[]): Promise<void> {
+      h = await setup({ keepDeleted });
+      const resolved = await h.connector.resolveUser(h.world.meAddress);
+      if (!resolved) throw new Error('the mailbox owner must resolve');
+      me = resolved;
+    }
+
+    afterEach(async () => {
+      await h.close();
+    });
+
+    function findDeleted(kind: ItemKind, ids: readonly string[]): Promise<Set<string> | null> {
+      if (!h.connector.findDeleted) throw new Error('the connector cannot look for deleted records');
+      return h.connector.findDeleted(kind, ids, me);
+    }
+
+    function idFor(kind: ItemKind, key: string): string {
+      const id = h.connector.idForCreate?.(kind, key);
+      if (!id) throw new Error('the connector must choose ids before the create');
+      return id;
+    }
+
+    it('answers null when the CRM keeps no deleted records, even for a record created and deleted', async () => {
+      await start([]);
+      const created = await h.connector.create('contact', { attributes: { lastname: 'Gone' } }, { actAs: me, idempotencyKey: 'bin-off-1' });
+      await h.world.deleteRecord('contact', created.id);
+      expect(await findDeleted('contact', [created.id])).toBeNull();
+      expect(await findDeleted('task', [created.id])).toBeNull();
+    });
+
+    it('reports a record created and then deleted, not one never created nor a live one; ids match in any case', async () => {
+      await start(['contact', 'task']);
+      const deleted = await h.connector.create('contact', { attributes: { lastname: 'Deleted' } }, { actAs: me, idempotencyKey: 'bin-1' });
+      const live = await h.connector.create('contact', { attributes: { lastname: 'Live' } }, { actAs: me, idempotencyKey: 'bin-2' });
+      await h.world.deleteRecord('contact', deleted.id);
+      const neverCreated = idFor('contact', 'bin-never');
+
+      const found = await findDeleted('contact', [deleted.id.toUpperCase(), live.id, neverCreated]);
+      expect(found).toEqual(new Set([deleted.id.toLowerCase()]));
+      expect(await findDeleted('contact', [])).toEqual(new Set());
+      // A deletion through the connector counts the same, and activities are looked up by their own table.
+      const task = await h.connector.create('task', { attributes: { subject: 'Deleted task' } }, { actAs: me, idempotencyKey: 'bin-3' });
+      await h.connector.delete('task', task.id, { actAs: me });
+      expect(await findDeleted('task', [task.id, deleted.id])).toEqual(new Set([task.id.toLowerCase()]));
+      expect(await findDeleted('contact', [task.id])).toEqual(new Set());
+    });
+
+    it('answers null for a kind whose deleted records are not kept while another kind keeps them', async () => {
+      await start(['contact']);
+      const appointment = await h.connector.create(
+        'appointment',
+        { attributes: { subject: 'Gone', scheduledstart: '2030-01-01T10:00:00Z', scheduledend: '2030-01-01T11:00:00Z' } },
+        { actAs: me, idempotencyKey: 'bin-4' },
+      );
+      await h.world.deleteRecord('appointment', appointment.id);
+      expect(await findDeleted('appointment', [appointment.id])).toBeNull();
+      expect(await findDeleted('contact', [appointment.id])).toEqual(new Set());
+    });
+
+    it('still reports a record re-created with the same id after its deletion (the deleted copy stays in the bin)', async () => {
+      // restore-deleted-records, DuplicateExceptionRestoreRecycleBin: a record created with the key of a deleted one
+      // prevents that one's restore, so the deleted copy is still held.
+      await start(['contact']);
+      const first = await h.connector.create('contact', { attributes: { lastname: 'Twice' } }, { actAs: me, idempotencyKey: 'bin-5' });
+      await h.world.deleteRecord('contact', first.id);
+      const again = await h.connector.create('contact', { attributes: { lastname: 'Twice' } }, { actAs: me, idempotencyKey: 'bin-5' });
+      expect(again.id.toLowerCase()).toBe(first.id.toLowerCase());
+      expect((await h.connector.read('contact', [again.id], me)).get(again.id)).not.toBeNull();
+      expect(await findDeleted('contact', [first.id])).toEqual(new Set([first.id.toLowerCase()]));
+    });
+
+    it('splits long lists and reports every deleted id among them', async () => {
+      await start(['task']);
+      const deletedIds: string[] = [];
+      const asked: string[] = [];
+      for (let i = 0; i < 25; i += 1) {
+        const task = await h.connector.create('task', { attributes: { subject: `Task ${i}` } }, { actAs: me, idempotencyKey: `bin-many-${i}` });
+        asked.push(task.id);
+        if (i % 3 === 0) {
+          await h.world.deleteRecord('task', task.id);
+          deletedIds.push(task.id.toLowerCase());
+        }
+      }
+      expect(await findDeleted('task', asked)).toEqual(new Set(deletedIds));
+    });
+  });
+}

@@ -1,8 +1,14 @@
 import { InMemoryCrmConnector } from '../../src/adapters/memory/crm-connector';
-import { describeCrmConnectorContract, describeCrmTimeZoneContract, type CrmTimeZoneSetup } from './crm-connector.contract';
+import type { ItemKind } from '../../src/core/model';
+import {
+  describeCrmConnectorContract,
+  describeCrmDeletedRecordsContract,
+  describeCrmTimeZoneContract,
+  type CrmTimeZoneSetup,
+} from './crm-connector.contract';
 
-async function inMemoryCrm(): Promise<CrmTimeZoneSetup> {
-  const connector = new InMemoryCrmConnector({ pageSize: 2 });
+async function inMemoryCrm(options: { keepDeleted?: readonly ItemKind[] } = {}): Promise<CrmTimeZoneSetup> {
+  const connector = new InMemoryCrmConnector({ pageSize: 2, keepDeletedRecords: options.keepDeleted ?? false });
   connector.addUser({ address: 'megan@contoso.example' });
   const other = connector.addUser({ address: 'otto@contoso.example' });
   return {
@@ -23,5 +29,7 @@ async function inMemoryCrm(): Promise<CrmTimeZoneSetup> {
   };
 }
 
-describeCrmConnectorContract('in-memory CRM', inMemoryCrm);
-describeCrmTimeZoneContract('in-memory CRM', inMemoryCrm);
+describeCrmConnectorContract('in-memory CRM', () => inMemoryCrm());
+// The option `keepDeletedRecords` plays the Dataverse recycle bin per kind.
+describeCrmDeletedRecordsContract('in-memory CRM', ({ keepDeleted }) => inMemoryCrm({ keepDeleted }));
+describeCrmTimeZoneContract('in-memory CRM', () => inMemoryCrm());

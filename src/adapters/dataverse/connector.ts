@@ -29,6 +29,7 @@ import {
 } from './http';
 import { findEmailsByMessageId } from './match';
 import { parseRow } from './records';
+import { DataverseRecycleBin } from './recycle-bin';
 import { DATAVERSE_COLUMNS, DATAVERSE_ENTITIES, PARTY_COLUMNS, entitySetOf } from './schema';
 import { checkPartiesAllowed, deterministicCrmId, isRecordInScope, sameId, splitStateAttributes } from './scope';
 import type { Logger } from '../../ports/logger';
@@ -98,6 +99,7 @@ export class DataverseCrmConnector implements CrmConnector {
   private readonly writeBatchSize: number;
   private readonly now: () => number;
   private readonly timeZones: DataverseTimeZones;
+  private readonly recycleBin: DataverseRecycleBin;
 
   constructor(options: DataverseConnectorOptions) {
     this.http = new DataverseHttp(options);
@@ -106,6 +108,7 @@ export class DataverseCrmConnector implements CrmConnector {
     this.readBatchSize = Math.min(options.readBatchSize ?? 50, 1000);
     this.writeBatchSize = Math.max(1, Math.min(options.writeBatchSize ?? 20, Math.floor(MAX_BATCH_REQUESTS / 3)));
     this.now = options.now ?? Date.now;
+    this.recycleBin = new DataverseRecycleBin(this.http, this.now);
   }
 
   async resolveUser(mailboxAddress: string): Promise<CrmUser | null> {
@@ -337,6 +340,11 @@ export class DataverseCrmConnector implements CrmConnector {
   /** Match before create by the Internet Message-ID (match.ts). */
   async findEmailsByMessageId(messageIds: readonly string[], _user: CrmUser): Promise<CrmRecord[]> {
     return findEmailsByMessageId(this.http, messageIds, this.pageSize);
+  }
+
+  /** The table's recycle bin, read with FetchXml `datasource='bin'` (recycle-bin.ts); null while the bin is off. */
+  async findDeleted(kind: ItemKind, ids: readonly string[], _user: CrmUser): Promise<Set<string> | null> {
+    return this.recycleBin.findDeleted(kind, ids);
   }
 
   // ---- internals ----

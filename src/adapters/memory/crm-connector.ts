@@ -49,6 +49,15 @@ export interface InMemoryCrmOptions {
   /** Changes per page of the feed (Dataverse `odata.maxpagesize`). */
   pageSize?: number;
   now?: () => Date;
+  /**
+   * Keep deleted records, as Dataverse does for tables with the recycle bin on ("Restore deleted records",
+   * src/ports/crm-connector.ts findDeleted): true for every kind, or the kinds that keep them. Default off: findDeleted
+   * answers null (the CRM keeps nothing). A record deleted while its kind keeps deleted records is reported by
+   * findDeleted for `deletedRecordRetentionDays`, also after a record is re-created with the same id.
+   */
+  keepDeletedRecords?: boolean | readonly ItemKind[];
+  /** How long a deleted record is kept (Dataverse `recyclebinconfig.cleanupintervalindays`, default 30 days). */
+  deletedRecordRetentionDays?: number;
 }
 
 export interface InMemoryCrmCounters {
@@ -82,11 +91,18 @@ export class InMemoryCrmConnector implements CrmConnector {
   private loseCreateResponses = 0;
   private readonly pageSize: number;
   private readonly now: () => Date;
+  private readonly keepsDeleted: ReadonlySet<ItemKind>;
+  private readonly deletedRetentionMs: number;
+  /** The bin: key(kind, id) → when the record was first deleted (a later delete of a re-created record keeps it). */
+  private readonly deletedAt = new Map<string, number>();
   readonly counters: InMemoryCrmCounters = { create: 0, update: 0, delete: 0, read: 0, changePages: 0, batch: 0, batchedWrites: 0 };
 
   constructor(options: InMemoryCrmOptions = {}) {
     this.pageSize = options.pageSize ?? 500;
     this.now = options.now ?? (() => new Date());
+    const keep = options.keepDeletedRecords ?? false;
+    this.keepsDeleted = new Set<ItemKind>(keep === true ? ['contact', 'appointment', 'task', 'email'] : keep === false ? [] : keep);
+    this.deletedRetentionMs = (options.deletedRecordRetentionDays ?? 30) * 86_400_000;
   }
 
   // ---- test-side controls: the CRM's users and faults ----
@@ -155,6 +171,10 @@ export class InMemoryCrmConnector implements CrmConnector {
     if (!record) return;
     record.deleted = true;
     this.touch(record);
+    // Dataverse ignores the copy to the bin when the key is already there (restore-deleted-records, "Primary Key
+    // Violation on Delete"): the first deletion stays.
+    const binKey = key(kind, id);
+    if (this.keepsDeleted.has(kind) && !this.binHolds(binKey)) this.deletedAt.set(binKey, this.now().getTime());
   }
 
   reassign(kind: ItemKind, id: string, ownerId: string): void {
@@ -317,7 +337,21 @@ export class InMemoryCrmConnector implements CrmConnector {
     });
   }
 
+  /** The ids among `ids` deleted while `kind` kept deleted records, within the retention; null when it keeps none. */
+  async findDeleted(kind: ItemKind, ids: readonly string[], _user: CrmUser): Promise<Set<string> | null> {
+    if (!this.keepsDeleted.has(kind)) return null;
+    this.counters.read += 1;
+    const found = new Set<string>();
+    for (const id of ids) if (this.binHolds(key(kind, id))) found.add(id.toLowerCase());
+    return found;
+  }
+
   // ---- internals ----
+
+  private binHolds(binKey: string): boolean {
+    const at = this.deletedAt.get(binKey);
+    return at !== undefined && this.now().getTime() - at <= this.deletedRetentionMs;
+  }
 
   private applyCreate(kind: ItemKind, write: CrmWrite, actAs: CrmUser, idempotencyKey: string): { record: CrmRecord; made: boolean } {
     this.takeRejection();

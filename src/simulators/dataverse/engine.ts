@@ -13,6 +13,7 @@ import {
   type BatchRequestPart,
 } from './batch';
 import { CODES, DataverseError, MESSAGES, badRequest, notFound, unknownQueryProperty } from './errors';
+import { matchesFetchFilter, parseFetchXml, type FetchFilter } from './fetchxml';
 import { compilePredicate, evaluateFilter, filterProperties, parseFilter, type Predicate } from './filter';
 import type { DataverseKnobs } from './knobs';
 import { GUID_RE, Records, type Actor, type AnnotationFilter, type ExpandSpec } from './records';
@@ -118,7 +119,7 @@ export class DataverseEngine {
   apiBase = '';
 
   constructor(readonly knobs: DataverseKnobs) {
-    this.store = new DataverseStore(() => this.now());
+    this.store = new DataverseStore(() => this.now(), (table) => this.binRetentionMs(table));
     this.records = new Records(this.store, () => this.knobs, () => this.now());
     this.changes = new ChangeFeed(this.store, () => this.knobs, () => this.now());
     this.protection = new ServiceProtection(() => this.knobs, () => this.now());
@@ -206,6 +207,37 @@ export class DataverseEngine {
     return id;
   }
 
+  /** How long a table keeps deleted rows (knobs `recycleBin`, `recycleBinCleanupIntervalDays`); null: none. */
+  private binRetentionMs(table: TableDef): number | null {
+    return this.knobs.recycleBin[table.entitySet] === true ? this.knobs.recycleBinCleanupIntervalDays * 86_400_000 : null;
+  }
+
+  private recycleBinConfigState = '';
+
+  /** `recyclebinconfig` rows mirror the recycle-bin knobs (schema.ts recyclebinconfig), rebuilt when they change. */
+  private syncRecycleBinConfig(): void {
+    const state = JSON.stringify([this.knobs.recycleBin, this.knobs.recycleBinCleanupIntervalDays]);
+    if (state === this.recycleBinConfigState) return;
+    this.recycleBinConfigState = state;
+    const rows = this.store.table('recyclebinconfig').rows;
+    for (const id of [...rows.keys()]) this.store.remove('recyclebinconfig', id, false);
+    const tables = Object.entries(this.knobs.recycleBin);
+    if (tables.length === 0) return;
+    const put = (name: string, enabled: boolean, interval: number) =>
+      this.putSystemRow('recyclebinconfig', randomUUID(), new Map<string, string | number | boolean | null>([
+        ['name', name],
+        ['statecode', enabled ? 0 : 1],
+        ['statuscode', enabled ? 1 : 2],
+        ['isreadyforrecyclebin', enabled],
+        ['cleanupintervalindays', interval],
+      ]));
+    put('organization', true, this.knobs.recycleBinCleanupIntervalDays);
+    for (const [entitySet, enabled] of tables) {
+      const table = tableBySet(entitySet);
+      if (table) put(table.logicalName, enabled, -1);
+    }
+  }
+
   /** `organization.expirechangetrackingindays` mirrors the retention knob (§1.5: read it at runtime). */
   private syncOrganization(): void {
     const org = this.store.get('organization', this.organizationId);
@@ -234,6 +266,7 @@ export class DataverseEngine {
     }
     try {
       this.syncOrganization();
+      this.syncRecycleBinConfig();
       // Authentication comes first: an unauthenticated caller learns nothing about the URL.
       this.authenticate(request);
       if (routeError !== null || route === null) throw routeError;
@@ -676,6 +709,8 @@ export class DataverseEngine {
   }
 
   private collection(table: TableDef, request: SimRequest, context: Context): SimResponse {
+    const fetchXml = request.query.get('fetchXml');
+    if (fetchXml !== null) return this.fetchCollection(table, request, context, fetchXml);
     const skiptoken = request.query.get('$skiptoken');
     const deltatoken = request.query.get('$deltatoken');
     const wantsTracking = context.prefer.trackChanges || deltatoken !== null || this.isTrackingSkiptoken(skiptoken);
@@ -742,6 +777,60 @@ export class DataverseEngine {
       body['@odata.nextLink'] = this.linkWith(table, request, { $skiptoken: this.encodeSkiptoken(nextState, false) });
     }
     return jsonResponse(200, body, this.preferenceApplied(context, { pageSize: context.prefer.maxPageSize ? pageSize : null }));
+  }
+
+  /**
+   * `GET <entityset>?fetchXml=…` (fetchxml.ts). With `datasource='bin'` the rows are the table's recycle bin within the
+   * cleanup interval (restore-deleted-records: "Currently, you can only retrieve deleted records using FetchXml").
+   */
+  private fetchCollection(table: TableDef, request: SimRequest, context: Context, text: string): SimResponse {
+    for (const key of request.query.keys()) {
+      if (key !== 'fetchXml') throw badRequest(`The query parameter ${key} cannot be combined with fetchXml.`, CODES.invalidArgument);
+    }
+    const query = parseFetchXml(text);
+    if (query.entity !== table.logicalName) {
+      throw badRequest(`The entity '${query.entity}' in the FetchXml does not match the entity set '${table.entitySet}'.`);
+    }
+    const property = (attribute: string): string => {
+      const name = table.lookups[attribute] ? `_${attribute}_value` : attribute;
+      if (!this.records.isReadableProperty(table, name)) throw unknownQueryProperty(table.logicalName, attribute);
+      return name;
+    };
+    const select = query.attributes?.map(property) ?? null;
+    if (query.filter) checkFetchAttributes(query.filter, property);
+    let candidates: Iterable<Row>;
+    if (query.datasource === 'bin') {
+      const retention = this.binRetentionMs(table);
+      if (retention === null) {
+        // restore-deleted-records: with the bin off "you won't find any records"; the error form is a knob.
+        if (this.knobs.binQueryOnDisabledTable === 'error') {
+          throw badRequest(`The recycle bin is not enabled for the entity '${table.logicalName}'.`);
+        }
+        candidates = [];
+      } else {
+        const since = this.now() - retention;
+        candidates = [...this.store.table(table.logicalName).bin.values()].filter((kept) => kept.at >= since).map((kept) => kept.row);
+      }
+    } else {
+      candidates = this.store.table(table.logicalName).rows.values();
+    }
+    const rows: Row[] = [];
+    let current: Row | null = null;
+    const get = this.getterFor(table, () => current as Row);
+    const limit = Math.min(query.top ?? this.knobs.maxPageSize, this.knobs.maxPageSize);
+    for (const row of candidates) {
+      current = row;
+      if (query.filter && !matchesFetchFilter(query.filter, (attribute) => get(property(attribute)))) continue;
+      if (rows.length === limit) {
+        if (query.top === null) throw badRequest('This simulator does not page FetchXml results; narrow the query.');
+        break;
+      }
+      rows.push(row);
+    }
+    return jsonResponse(200, {
+      '@odata.context': this.contextPath(table, select),
+      value: rows.map((row) => this.records.serialize(table, row, select, context.annotate, [])),
+    });
   }
 
   private parseOrderBy(table: TableDef, raw: string | null): { property: string; descending: boolean }[] {
@@ -957,3 +1046,9 @@ function splitUrl(path: string): [string, string] {
 }
 
 export type { ExpandSpec };
+
+/** Every attribute a FetchXml filter names must exist (400 before any row is read, as for `$filter`). */
+function checkFetchAttributes(filter: FetchFilter, property: (attribute: string) => string): void {
+  for (const condition of filter.conditions) property(condition.attribute);
+  for (const inner of filter.filters) checkFetchAttributes(inner, property);
+}

@@ -139,6 +139,7 @@ export async function startDataverseSimulator(options: DataverseSimulatorOptions
     ...options.knobs,
     // A partial per-table map overrides only the tables it names.
     changeTracking: { ...defaults.changeTracking, ...options.knobs?.changeTracking },
+    recycleBin: { ...defaults.recycleBin, ...options.knobs?.recycleBin },
   };
   const engine = new DataverseEngine(knobs);
   let inFlight = 0;

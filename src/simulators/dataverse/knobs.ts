@@ -92,6 +92,22 @@ export interface DataverseKnobs {
    * simulator's default is 92, UTC). Set a user's own with DataverseControl.setUserTimeZoneCode.
    */
   defaultTimeZoneCode: number;
+  /**
+   * "Restore deleted records" (the recycle bin) per entity set: true keeps deleted rows in the bin and serves them to a
+   * FetchXml query with `datasource='bin'`; the table then has an active `recyclebinconfig` row with
+   * `isreadyforrecyclebin` true, false an inactive row (statecode 1, statuscode 2: the table was disabled), absent no
+   * row. With no table named the environment has the feature off and `recyclebinconfigs` has no rows
+   * (restore-deleted-records: "Before the recycle bin feature is enabled, the RecycleBinConfig table has no rows").
+   */
+  recycleBin: Record<string, boolean>;
+  /** `recyclebinconfig.cleanupintervalindays` of the organization row: days a deleted row stays restorable (≤ 30). */
+  recycleBinCleanupIntervalDays: number;
+  /**
+   * A `datasource='bin'` query on a table whose bin is off. restore-deleted-records: "If the recycle bin isn't
+   * enabled for a table, you won't find any records eligible to be restored" (read: an empty result); the HTTP form
+   * is UNCONFIRMED, so an error (400) is the alternative.
+   */
+  binQueryOnDisabledTable: 'empty' | 'error';
 }
 
 export function defaultKnobs(): DataverseKnobs {
@@ -128,5 +144,8 @@ export function defaultKnobs(): DataverseKnobs {
     acceptAnyBearer: true,
     tokenLifetimeSeconds: 3599,
     defaultTimeZoneCode: 92,
+    recycleBin: {},
+    recycleBinCleanupIntervalDays: 30,
+    binQueryOnDisabledTable: 'empty',
   };
 }

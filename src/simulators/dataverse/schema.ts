@@ -347,7 +347,34 @@ const timezonedefinition: TableDef = {
   lookups: {},
 };
 
-export const TABLES: readonly TableDef[] = [systemuser, contact, account, appointment, task, email, activityparty, organization, usersettings, timezonedefinition];
+/**
+ * "Restore Deleted Records Configuration" (restore-deleted-records, "Detect which tables are enabled for recycle bin";
+ * entity reference recyclebinconfig): one row named `organization` while the feature is on for the environment (its
+ * `cleanupintervalindays` is the default), one per table named by the table's logical name (`cleanupintervalindays`
+ * -1: the organization's value). A table keeps deleted rows while its row has statecode 0 (Active) and
+ * `isreadyforrecyclebin` true; disabling sets statecode 1 / statuscode 2. Rows follow the `recycleBin` knobs; read-only.
+ */
+const recyclebinconfig: TableDef = {
+  logicalName: 'recyclebinconfig',
+  entitySet: 'recyclebinconfigs',
+  primaryKey: 'recyclebinconfigid',
+  primaryName: 'name',
+  ownedByUser: false,
+  readOnlyTable: true,
+  columns: {
+    versionnumber: { type: 'bigint', readOnly: true },
+    name: str(100),
+    statecode: { type: 'choice', options: { 0: 'Active', 1: 'Inactive' } },
+    statuscode: { type: 'choice', options: { 1: 'Active', 2: 'Inactive' } },
+    isreadyforrecyclebin: { type: 'bool' },
+    cleanupintervalindays: { type: 'int' },
+  },
+  lookups: {},
+};
+
+export const TABLES: readonly TableDef[] = [
+  systemuser, contact, account, appointment, task, email, activityparty, organization, usersettings, timezonedefinition, recyclebinconfig,
+];
 
 /**
  * The simulator's TimeZoneDefinition rows: a handful of real codes (the Microsoft Time Zone Index values Dataverse

@@ -46,6 +46,12 @@ export class TableStore {
   stamps: ChangeStamp[] = [];
   stampHead = 0;
   minValidVersion = 0;
+  /**
+   * The recycle bin: deleted rows by id with when they were deleted, while the table keeps deleted records. A second
+   * delete of the same key keeps the first copy (restore-deleted-records, "Primary Key Violation on Delete"), and a
+   * row re-created with the key leaves its deleted copy here (the restore then fails, DuplicateExceptionRestoreRecycleBin).
+   */
+  readonly bin = new Map<string, { row: Row; at: number }>();
 
   constructor(readonly def: TableDef) {}
 
@@ -76,7 +82,11 @@ export class DataverseStore {
   private seq = 0;
   private undo: (() => void)[] | null = null;
 
-  constructor(private readonly now: () => number) {
+  constructor(
+    private readonly now: () => number,
+    /** How long a table keeps deleted rows in its recycle bin now, or null when it keeps none (knob `recycleBin`). */
+    private readonly binRetentionMs: (table: TableDef) => number | null = () => null,
+  ) {
     for (const def of TABLES) this.tables.set(def.logicalName, new TableStore(def));
   }
 
@@ -134,6 +144,10 @@ export class DataverseStore {
     const previous = t.rows.get(id);
     if (!previous) return undefined;
     t.rows.delete(id);
+    const retention = this.binRetentionMs(t.def);
+    const earlier = t.bin.get(id);
+    const binned = retention !== null && (earlier === undefined || this.now() - earlier.at > retention);
+    if (binned) t.bin.set(id, { row: previous, at: this.now() });
     const deleteLength = t.deleteLog.length;
     const stampLength = t.stamps.length;
     if (tracked) {
@@ -146,6 +160,10 @@ export class DataverseStore {
     this.undo?.push(() => {
       t.rows.set(id, previous);
       if (tracked) t.liveTombstones.delete(id);
+      if (binned) {
+        if (earlier) t.bin.set(id, earlier);
+        else t.bin.delete(id);
+      }
       t.deleteLog.length = deleteLength;
       t.stamps.length = stampLength;
     });
