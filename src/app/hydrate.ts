@@ -47,35 +47,77 @@ export async function hydrateBatch(ctx: RunContext, rows: readonly ChangeRow[]):
   for (const slot of live(slots)) await resolveCrmId(ctx, slot, contactsByAddress);
   await matchEmailsByMessageId(ctx, slots);
   await readCrmSides(ctx, slots);
-  for (const slot of live(slots)) await guarded(slot, () => settlePendingCreate(ctx, slot));
+  const unproven: Slot[] = [];
+  for (const slot of live(slots)) await guarded(slot, async () => {
+    if (!(await settlePendingCreate(ctx, slot))) unproven.push(slot);
+  });
+  await settleByDeletedRecords(ctx, unproven);
   return separateCollisions(slots);
 }
 
 /**
  * A pendingCreate row whose record reads as gone: the create never ran (a crash or a rejected write right before it),
- * or it ran and the record was deleted since. Two pieces of evidence prove the create happened, and the pair is then
+ * or it ran and the record was deleted since. Three pieces of evidence prove the create happened, and the pair is then
  * planned as linked with its CRM side deleted (DESIGN.md §6), never created again: a `deleted` change recorded for the
- * row's record by the CRM feed, or the row marked as created right after the create returned (execute.ts
- * markCreated), which survives a CRM cursor that expired and lost the delete. Without either, the create runs again
- * with the same idempotency key (it returns the first attempt's record if there was one).
+ * row's record by the CRM feed; the row marked as created right after the create returned (execute.ts markCreated),
+ * which survives a CRM cursor that expired and lost the delete; and the record among the CRM's deleted records
+ * (settleByDeletedRecords). Without any, the create runs again with the same idempotency key (it returns the first
+ * attempt's record if there was one).
+ *
+ * Returns false when the row is still unproven: a pendingCreate row whose record is gone, with no mark and no deletion
+ * in the feed.
  */
-async function settlePendingCreate(ctx: RunContext, slot: Slot): Promise<void> {
+async function settlePendingCreate(ctx: RunContext, slot: Slot): Promise<boolean> {
   const mapping = slot.mapping;
-  if (mapping?.state !== 'pendingCreate' || slot.crmRecord !== null) return;
+  if (mapping?.state !== 'pendingCreate' || slot.crmRecord !== null) return true;
   // crmVersion is set on a pendingCreate row only once its create returned (execute.ts markCreated). The CrmId stamp
   // is no evidence: it is written before the create (execute.ts).
   if (mapping.crmVersion !== null) {
     slot.mapping = { ...mapping, state: 'linked' };
-    return;
+    return true;
   }
   const key = mappedChangeKey(mapping.mapId);
   const row = slot.row.key === key ? slot.row : await ctx.deps.store.getChange(ctx.mailbox, key);
-  if (row?.crmChange !== 'deleted') return;
+  if (row?.crmChange !== 'deleted') return false;
   // A re-tracked pair's row may still hold the deletion of the record it was linked to before it became this
   // pendingCreate row: only a deletion seen since proves that this create happened.
   const retrack = retrackCreateOf(mapping);
-  if (retrack && !(row.crmAt !== null && Date.parse(row.crmAt) > Date.parse(retrack.since))) return;
+  if (retrack && !(row.crmAt !== null && Date.parse(row.crmAt) > Date.parse(retrack.since))) return false;
   slot.mapping = { ...mapping, state: 'linked' };
+  return true;
+}
+
+/**
+ * The last evidence, for the window no Table write can close: a crash after the create answered and before the row
+ * was marked, then the record deleted in the CRM while the CRM cursor expired (the full re-read lists no deletions).
+ * A CRM that keeps deleted records (Dataverse's recycle bin, CrmConnector.findDeleted) still holds it: the create
+ * happened. One call per kind for the whole batch. Where the CRM keeps none, nothing can tell "never created" from
+ * "created and deleted"; the create runs again, which loses nothing and duplicates nothing (the same id), but brings
+ * back a record deleted in that window: counted, so the run summary shows it.
+ */
+async function settleByDeletedRecords(ctx: RunContext, slots: readonly Slot[]): Promise<void> {
+  const findDeleted = ctx.deps.crm.findDeleted?.bind(ctx.deps.crm);
+  const byKind = new Map<ItemKind, Slot[]>();
+  for (const slot of slots) {
+    if (!slot.mapping?.crmId || slot.failure) continue;
+    byKind.set(slot.row.kind, [...(byKind.get(slot.row.kind) ?? []), slot]);
+  }
+  for (const [kind, ofKind] of byKind) {
+    let deleted: Set<string> | null = null;
+    try {
+      deleted = findDeleted ? await findDeleted(kind, ofKind.map((slot) => slot.mapping?.crmId ?? ''), ctx.user) : null;
+    } catch (error) {
+      // Without the answer the create must not run again (it might resurrect the record): those rows wait.
+      for (const slot of ofKind) slot.failure = classifyError(error);
+      continue;
+    }
+    for (const slot of ofKind) {
+      const mapping = slot.mapping;
+      if (!mapping?.crmId) continue;
+      if (deleted?.has(mapping.crmId.toLowerCase())) slot.mapping = { ...mapping, state: 'linked' };
+      else if (deleted === null) ctx.tally.add('pendingCreate.unproven');
+    }
+  }
 }
 
 function live(slots: Slot[]): Slot[] {

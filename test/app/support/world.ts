@@ -210,6 +210,9 @@ export class CountingCrm implements CrmConnector {
   readonly findEmailsByMessageId?: (messageIds: readonly string[], user: CrmUser) => Promise<CrmRecord[]>;
   /** Message-IDs of every findEmailsByMessageId call, in order. */
   readonly messageIdQueries: string[][] = [];
+  /** Forwarded only when the inner connector has it; the ids of every call, in order. */
+  readonly findDeleted?: (kind: ItemKind, ids: readonly string[], user: CrmUser) => Promise<Set<string> | null>;
+  readonly deletedQueries: string[][] = [];
   constructor(
     private readonly inner: CrmConnector,
     private readonly writes: Writes,
@@ -221,6 +224,14 @@ export class CountingCrm implements CrmConnector {
         this.writes.check();
         this.messageIdQueries.push([...messageIds]);
         return find(messageIds, user);
+      };
+    }
+    const findDeleted = inner.findDeleted?.bind(inner);
+    if (findDeleted) {
+      this.findDeleted = async (kind, ids, user) => {
+        this.writes.check();
+        this.deletedQueries.push([...ids]);
+        return findDeleted(kind, ids, user);
       };
     }
   }
@@ -434,7 +445,7 @@ export class World {
   readonly outlook = new MemoryMailboxSource({ productGuid: DEFAULT_PRODUCT_GUID, categoryName: CATEGORY, pageSize: 3, now: () => this.clock.iso() });
   /** The decorated mailbox of the latest `deps()` (its race hook and call log). */
   mailboxSource: CountingMailboxSource;
-  readonly crm = new InMemoryCrmConnector({ pageSize: 3, now: () => this.clock.now() });
+  readonly crm: InMemoryCrmConnector;
   readonly store = new MemoryStateStore();
   readonly logger = new RecordingLogger();
   readonly user: CrmUser;
@@ -449,7 +460,9 @@ export class World {
   private idCounter = 0;
   private generation = 0;
 
-  constructor() {
+  /** `keepDeletedRecords`: the CRM keeps deleted records (Dataverse's recycle bin), which CrmConnector.findDeleted reads. */
+  constructor(options: { keepDeletedRecords?: boolean } = {}) {
+    this.crm = new InMemoryCrmConnector({ pageSize: 3, now: () => this.clock.now(), keepDeletedRecords: options.keepDeletedRecords ?? false });
     this.user = this.crm.addUser({ address: MAILBOX });
     this.faultyStore = new FaultyStore(this.store, this.writes);
     this.mailboxSource = new CountingMailboxSource(this.outlook, this.writes);

@@ -57,7 +57,9 @@ export class ModelWorld {
   readonly crmClock = new ManualClock();
   readonly offsets = { outlook: 0, crm: 0 };
   readonly outlook = new MemoryMailboxSource({ productGuid: DEFAULT_PRODUCT_GUID, categoryName: CATEGORY, pageSize: 3, now: () => this.outlookClock.iso() });
-  readonly crm = new InMemoryCrmConnector({ pageSize: 3, now: () => this.crmClock.now() });
+  // The CRM keeps deleted records (Dataverse's recycle bin, CrmConnector.findDeleted), as an environment with
+  // deleted-record keeping on does: the evidence that settles a pendingCreate row whose created mark was lost.
+  readonly crm = new InMemoryCrmConnector({ pageSize: 3, now: () => this.crmClock.now(), keepDeletedRecords: true });
   readonly store = new MemoryStateStore();
   readonly audit = new Audit();
   readonly mailbox = new ModelMailbox(this.outlook, MAILBOX, CATEGORY, this.audit);

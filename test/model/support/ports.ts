@@ -191,6 +191,10 @@ export class ModelCrm implements CrmConnector {
   isInScope(record: CrmRecord, user: CrmUser): boolean {
     return this.inner.isInScope(record, user);
   }
+  async findDeleted(kind: ItemKind, ids: readonly string[], user: CrmUser): Promise<Set<string> | null> {
+    this.throttle.check();
+    return this.inner.findDeleted(kind, ids, user);
+  }
   idForCreate(kind: ItemKind, idempotencyKey: string): string | null {
     return this.inner.idForCreate(kind, idempotencyKey);
   }

@@ -106,9 +106,10 @@ export interface KnownIssues {
    */
   crashAfterOutlookCreate: boolean;
   /**
-   * Open: a pendingCreate row whose record was created (before a crash) and then deleted in the CRM, while the CRM
-   * cursor expired: the full re-read reports no deletion, so the row reads as "not created yet" and the record is
-   * created again.
+   * Fixed where the CRM keeps deleted records: a pendingCreate row whose record was created (before a crash, before the
+   * created mark) and then deleted in the CRM, while the CRM cursor expired: the full re-read reports no deletion; the
+   * CRM's deleted records (CrmConnector.findDeleted) prove the create happened. Without them the record is created
+   * again (test/app/cycle-pending-create.test.ts).
    */
   pendingCreateDeletionUnseen: boolean;
   /**
@@ -141,7 +142,7 @@ export interface KnownIssues {
 export const AVOID_KNOWN_ISSUES: KnownIssues = {
   crashBeforeLinkCommit: false, // fixed (issue 6): the pendingCreate row; regressions.test.ts keeps it fixed
   crashAfterOutlookCreate: true, // open: regressions.test.ts pins it (it.failing)
-  pendingCreateDeletionUnseen: true, // open: regressions.test.ts pins it (it.failing)
+  pendingCreateDeletionUnseen: false, // fixed where the CRM keeps deleted records (the model's does): regressions.test.ts
   pendingCreateTaskMoveUnstamped: false, // fixed: see regressions.test.ts
   relinkMarkerLeft: true, // open: regressions.test.ts pins it (it.failing)
   staleIdAfterTaskMove: false, // fixed: see regressions.test.ts "fixed since"
