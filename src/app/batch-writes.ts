@@ -150,9 +150,11 @@ export async function writeAhead(ctx: RunContext, items: readonly BatchableItem[
 }
 
 /**
- * A re-tracked pair (its row unlinked or deleted locally): its re-stamp stays on the single path. A crash between that
- * stamp and the link commit leaves the marker, which later reads as tracked after the user removes the category (open,
- * test/model/regressions.test.ts relinkMarkerLeft); in a batch, a crash would leave a whole chunk so.
+ * A re-tracked pair (its row unlinked or deleted locally): its re-stamp stays on the single path. No longer for safety:
+ * the re-stamp carries LinkId = the row's mapId (src/core/planner.ts relinkLanded), so an item a crash left re-stamped
+ * without its link commit, alone or a whole chunk of them, is read back as ours and a removed category withdraws the
+ * re-track. Re-tracks are rare user actions, so batching them would save next to nothing; the single path is kept
+ * (test/app/cycle-batch-writes.test.ts pins it) and may be dropped together with that test.
  */
 function isRetrack(slot: Slot): boolean {
   return slot.mapping?.state === 'unlinked' || slot.mapping?.state === 'deletedLocally';

@@ -31,6 +31,14 @@ export interface OutlookItem {
   crmId: string | null;
   /** `RegardingId` extended property set by an add-in (e-mail only). */
   regardingId: string | null;
+  /**
+   * `LinkId` extended property: the mapId of the unlinked pair whose re-link stamped the item, written only by this
+   * worker and cleared on every untrack. It tells our re-stamp (which a crash may leave without its link commit) from
+   * a marker set by an add-in, which the CrmId stamp kept by the unlink cannot. Always null on To Do tasks. The
+   * adapters always set it, null included; optional in the type only so that items built before it existed still
+   * compile (absent reads as null).
+   */
+  linkId?: string | null;
   /** Messages only: a draft is never tracked (DESIGN.md §2). */
   isDraft: boolean;
   /**

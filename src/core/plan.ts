@@ -88,6 +88,11 @@ export interface TrackingUpkeep {
   marker: boolean;
   category: boolean;
   crmId: string | null;
+  /**
+   * The `LinkId` property (OutlookItem.linkId): a re-link of a detached row writes the row's mapId, an untrack clears
+   * it (null; written as '', graph-behaviour.md §3.2). Absent leaves the property as it is. Ignored on To Do tasks.
+   */
+  linkId?: string | null;
 }
 
 export type OutlookAction =

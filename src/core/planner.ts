@@ -204,11 +204,17 @@ function deletion(p: Prepared, trigger: DeletionTrigger, row: MappingRow, record
   });
 }
 
-/** Clears what is left of the marker/category; the CrmId stamp stays unless `clearStamp` (it helps re-linking). */
+/**
+ * Clears what is left of the marker/category and the re-link's LinkId; the CrmId stamp stays unless `clearStamp` (it
+ * helps re-linking). A LinkId left behind would make a later re-track of the same row read as our own re-stamp.
+ */
 function clearTracking(item: OutlookItem, clearStamp: boolean): OutlookAction {
   const crmId = clearStamp ? null : item.crmId;
-  if (!item.tracking.marker && !item.tracking.category && item.crmId === crmId) return NONE_OUTLOOK;
-  return { type: 'update', write: null, tracking: { marker: false, category: false, crmId } };
+  const linked = linkIdOf(item) !== null;
+  if (!item.tracking.marker && !item.tracking.category && item.crmId === crmId && !linked) return NONE_OUTLOOK;
+  const tracking: TrackingUpkeep = { marker: false, category: false, crmId };
+  if (linked) tracking.linkId = null;
+  return { type: 'update', write: null, tracking };
 }
 
 function outlookUntracked(p: Prepared, row: MappingRow, item: OutlookItem): Plan {
@@ -311,12 +317,19 @@ function stampedCrmDeleted(p: Prepared, item: OutlookItem, crmId: string): Plan 
 function planDetached(p: Prepared, row: MappingRow): Plan {
   const { outlook, crm, context } = p.input;
   const remove: MappingAction = { type: 'remove' };
+  if (outlook.state === 'present' && relinkLanded(outlook.item, row) && !isStillTracked(outlook.item, row.crmId)) {
+    // Our re-stamp of a re-track landed without its link commit (a crash), and the user has removed the category
+    // since: the marker is ours, not an add-in's, so the re-track is withdrawn. The row stays detached; the CrmId stamp
+    // stays as the unlink left it, unless the record is gone (then the row goes too, as for any untracked item).
+    if (crm.state === 'gone') return plain('retrack-withdrawn-crm-gone', clearTracking(outlook.item, true), NONE_CRM, remove);
+    return plain('retrack-withdrawn', clearTracking(outlook.item, false));
+  }
   if (outlook.state === 'present' && isTracked(outlook.item, context.categoryName)) {
     const item = outlook.item;
     // Re-tracking re-links the pair kept by the unlink instead of creating a duplicate (DESIGN.md §2).
     if (crm.state === 'present') {
       if (!crm.inScope) return plain('retracked-crm-out-of-scope');
-      return syncPair(p, item, crm.record, row, row.trackedVia, 'retracked-relink');
+      return withLinkId(syncPair(p, item, crm.record, row, row.trackedVia, 'retracked-relink'), item, row.mapId);
     }
     const key = `${context.kind}:${item.id}:after:${row.crmId ?? 'none'}`;
     return createInCrm(p, item, key, 'retracked-crm-gone-create-in-crm');
@@ -331,6 +344,28 @@ function planDetached(p: Prepared, row: MappingRow): Plan {
   }
   if (row.state === 'deletedLocally') return plain('deleted-locally-not-recreated');
   return plain('unlinked');
+}
+
+/**
+ * Whether the item carries this row's re-link stamp (LinkId = mapId): the worker re-stamped it for a re-track of this
+ * very row, and only the link commit may be missing. Its marker is then ours, and the item is judged as a linked pair's
+ * (isStillTracked): a marker without the category is the user's untrack. Without it, the CrmId stamp the unlink kept
+ * cannot tell our re-stamp from an add-in's marker, and any marker or category reads as a re-track (isTracked).
+ */
+function relinkLanded(item: OutlookItem, row: MappingRow): boolean {
+  const linkId = linkIdOf(item);
+  return supportsMarkerProperty(item.kind) && linkId !== null && linkId === row.mapId;
+}
+
+function linkIdOf(item: OutlookItem): string | null {
+  return item.linkId ?? null;
+}
+
+/** A re-link's tracking upkeep, when it writes one, also writes LinkId = the row's mapId (see relinkLanded). */
+function withLinkId(planned: PlanWithNotes, item: OutlookItem, mapId: string): PlanWithNotes {
+  const outlook = planned.outlook;
+  if (outlook.type !== 'update' || outlook.tracking === null || !supportsMarkerProperty(item.kind)) return planned;
+  return { ...planned, outlook: { ...outlook, tracking: { ...outlook.tracking, linkId: mapId } } };
 }
 
 // ---- Creates ---------------------------------------------------------------------------------------------------------

@@ -43,6 +43,10 @@ export function sameCrmId(a: string | null, b: string | null): boolean {
  * - Neither: untracked.
  *
  * `linkedCrmId` is the mapping's CRM id; when omitted, any stamp counts as proof that the upkeep landed.
+ *
+ * A detached (unlinked, deletedLocally) row's item already carries the stamp the unlink kept, so the stamp proves
+ * nothing there; the re-link's own LinkId stamp (= the row's mapId) does, and an item carrying it is judged by this rule
+ * too (src/core/planner.ts relinkLanded); without it, any marker or category is a re-track (isTracked).
  */
 export function isStillTracked(item: OutlookItem, linkedCrmId?: string | null): boolean {
   if (item.isDraft) return false;

@@ -368,6 +368,38 @@ export function describeMailboxSourceContract(name: string, setup: () => Promise
       expect(await h.source.findByCrmId(h.mailbox, 'contact', 'crm-d')).toBeNull();
     });
 
+    it('LinkId (the re-link stamp): read on hydration, written by an upkeep that names it, left alone by one that does not, cleared', async () => {
+      const contact = await h.world.create('contact', 'contacts', { givenName: 'Lin', singleValueExtendedProperties: [{ id: props.linkId, value: 'map-0' }] });
+      const ev = await h.world.create('appointment', 'calendar', event('Relink', 2));
+      const mail = await h.world.create('email', 'inbox', { subject: 'Relink', isDraft: false });
+      const task = await h.world.create('task', h.world.todoListId, { title: 'Relink' });
+      const refs: ItemRef[] = [contactRef(contact), { kind: 'appointment', id: ev, container: 'calendar' }, { kind: 'email', id: mail, container: 'inbox' }];
+      const taskRef: ItemRef = { kind: 'task', id: task, container: h.world.todoListId };
+      const hydrated = await h.source.getItems(h.mailbox, [...refs, taskRef]);
+      expect([...hydrated.values()].map((item) => item?.linkId)).toEqual(['map-0', null, null, null]);
+
+      const restamp = (i: number) => ({ marker: true, category: true, crmId: `crm-${i}`, linkId: `map-${i}`, categoryName: h.categoryName });
+      for (const [i, ref] of refs.entries()) {
+        expect(await h.source.updateItem(h.mailbox, ref, null, restamp(i))).toMatchObject({ linkId: `map-${i}`, crmId: `crm-${i}`, tracking: { marker: true, category: true } });
+      }
+      // To Do has no extended properties (§3.5): a LinkId in the upkeep is not written anywhere.
+      expect(await h.source.updateItem(h.mailbox, taskRef, null, { ...restamp(3), linkId: 'map-3' })).toMatchObject({ linkId: null, crmId: 'crm-3' });
+
+      // An upkeep without linkId (a linked pair's) leaves it; the untrack clears it and keeps the CrmId stamp.
+      const kept = await h.source.updateItem(h.mailbox, refs[0] as ItemRef, { data: { jobTitle: 'CFO' } }, { marker: true, category: true, crmId: 'crm-0', categoryName: h.categoryName });
+      expect(kept).toMatchObject({ linkId: 'map-0', crmId: 'crm-0' });
+      for (const [i, ref] of refs.entries()) {
+        const cleared = await h.source.updateItem(h.mailbox, ref, null, { marker: false, category: false, crmId: `crm-${i}`, linkId: null, categoryName: h.categoryName });
+        expect(cleared).toMatchObject({ linkId: null, crmId: `crm-${i}`, tracking: { marker: false, category: false } });
+      }
+      const reread = await h.source.getItems(h.mailbox, refs);
+      expect([...reread.values()].map((item) => [item?.linkId, item?.crmId])).toEqual([
+        [null, 'crm-0'],
+        [null, 'crm-1'],
+        [null, 'crm-2'],
+      ]);
+    });
+
     it('tracking upkeep on a task sets and clears the category and the linked resource', async () => {
       const id = await h.world.create('task', h.world.todoListId, { title: 'Plan', categories: ['Errand'] });
       const ref: ItemRef = { kind: 'task', id, container: h.world.todoListId };
@@ -496,6 +528,21 @@ export function describeMailboxSourceContract(name: string, setup: () => Promise
         expect(okItem(untracked[0])).toMatchObject({ crmId: null, tracking: { marker: false, category: false }, data: { categories: ['VIP', 'Golf'], jobTitle: 'Title 0' } });
         expect(okItem(untracked[1])).toMatchObject({ crmId: null, tracking: { category: false }, data: { categories: ['Errand'] } });
         expect(await h.source.findByCrmId(h.mailbox, 'contact', 'crm-0')).toBeNull();
+      });
+
+      it('LinkId in a batch: written with the re-stamp, cleared with the untrack', async () => {
+        const ids = [await h.world.create('contact', 'contacts', { givenName: 'Fay' }), await h.world.create('contact', 'contacts', { givenName: 'Gil' })];
+        const written = await h.source.updateItems(
+          h.mailbox,
+          ids.map((id, i) => ({ ref: contactRef(id), write: null, tracking: { ...upkeep(`crm-${i}`), linkId: `map-${i}` } })),
+        );
+        expect(written.map((r) => okItem(r).linkId)).toEqual(['map-0', 'map-1']);
+        const cleared = await h.source.updateItems(h.mailbox, [
+          { ref: contactRef(ids[0] as string), write: null, tracking: { ...upkeep('crm-0', false), linkId: null } },
+          { ref: contactRef(ids[1] as string), write: { data: { jobTitle: 'Buyer' } }, tracking: upkeep('crm-1') },
+        ]);
+        expect(okItem(cleared[0])).toMatchObject({ linkId: null, crmId: 'crm-0', tracking: { marker: false, category: false } });
+        expect(okItem(cleared[1])).toMatchObject({ linkId: 'map-1', crmId: 'crm-1', data: { jobTitle: 'Buyer' } });
       });
 
       it('a stale ifMatch fails alone with ConcurrencyError and the user’s edit survives, while the others land', async () => {

@@ -41,6 +41,7 @@ export function item(kind: ItemKind, data: JsonObject, overrides: Partial<Outloo
     tracking: { marker: kind !== 'task', category: true },
     crmId: `c-${kind}-1`,
     regardingId: null,
+    linkId: null,
     isDraft: false,
     data,
     ...overrides,

@@ -28,6 +28,7 @@ import {
   runSequence,
   type ModelCommand,
 } from './support/commands';
+import { MAILBOX } from './support/model-world';
 import { AVOID_NOTHING } from './support/reference';
 
 /** Runs a sequence that hits an open bug: rethrows only the bug's own failure, so `it.failing` passes only for it. */
@@ -148,15 +149,15 @@ describe('an untrack seen only through a sweep (fixed, found by the long profile
   });
 });
 
-describe('open product bug found by the model-based suite: a re-track whose link commit is lost', () => {
-  // BUG (AVOID_KNOWN_ISSUES.relinkMarkerLeft; found by the long profile on 2026-11-21, present since before this
-  // session) src/core/rules.ts + src/app/execute.ts: the user re-tracks an untracked e-mail (unlinked row); the cycle
-  // re-stamps it (marker true, category, CrmId) and dies before the link commit. The user removes the category again:
-  // the marker the worker wrote makes the item read as tracked by an add-in, so the next cycle re-stamps it and the
-  // category comes back. A fix: commit the re-link's intent before the stamp (as pendingCreate does for creates), so
-  // the rerun reads a marker without the category as the user's untrack.
-  it.failing('crash after re-stamping a re-tracked e-mail, then the user untracks it: the category comes back', async () => {
-    await expectOpenBug(
+describe('a re-track whose link commit is lost (fixed: the re-stamp carries LinkId = the row mapId)', () => {
+  // Was a bug (found by the long profile on 2026-11-21, present before this session) src/core/planner.ts planDetached:
+  // the user re-tracks an untracked e-mail (unlinked row); the cycle re-stamps it (marker true, category, CrmId) and
+  // dies before the link commit. The user removes the category again: the marker the worker wrote made the item read
+  // as tracked by an add-in (the CrmId stamp, kept by the unlink, cannot tell), so the next cycle re-stamped it and the
+  // category came back. Fixed: the re-stamp also writes LinkId = the row's mapId, an item carrying it is judged as a
+  // linked pair's (isStillTracked), and a marker without the category withdraws the re-track (`retrack-withdrawn`).
+  it('crash after re-stamping a re-tracked e-mail, then the user untracks it: it stays untracked and unlinked', async () => {
+    const runner = await runSequence(
       [
         new CreateInCrm('contact', [0, 0]),
         new CreateInOutlook('email', true, [0, 0]),
@@ -170,8 +171,15 @@ describe('open product bug found by the model-based suite: a re-track whose link
         new Untrack(0),
         new Reconcile(),
       ],
-      /outlook write to untracked email/,
+      { avoid: AVOID_NOTHING },
     );
+    const email = runner.model.items.find((item) => item.kind === 'email');
+    expect(email).toMatchObject({ o: 'live', tracked: false, c: 'live', link: 'unlinked' });
+    const [stored] = runner.world.liveByTag().outlook.get(email?.tag ?? '') ?? [];
+    if (!stored) throw new Error('the e-mail is not in the mailbox');
+    const hydrated = (await runner.world.outlook.getItems(MAILBOX, [{ kind: 'email', id: stored.id, container: stored.container }])).get(stored.id);
+    // The worker's own marker and LinkId are cleared; the CrmId stamp stays as the unlink left it (it helps re-linking).
+    expect(hydrated).toMatchObject({ tracking: { marker: false, category: false }, linkId: null, crmId: email?.crmId });
   });
 });
 

@@ -7,6 +7,8 @@ export interface TrackingPropertyIds {
   tracked: string;
   crmId: string;
   regardingId: string;
+  /** Written only by the worker: the mapId of the re-link that stamped the item (OutlookItem.linkId). */
+  linkId: string;
 }
 
 /** `String {guid} Name Tracked` etc. The Name part is case-sensitive on Graph (§3.3), so it is spelled once, here. */
@@ -19,7 +21,16 @@ export function trackingPropertyIds(productGuid: string): TrackingPropertyIds {
     tracked: `String {${guid}} Name Tracked`,
     crmId: `String {${guid}} Name CrmId`,
     regardingId: `String {${guid}} Name RegardingId`,
+    linkId: `String {${guid}} Name LinkId`,
   };
+}
+
+/**
+ * The LinkId entry of a tracking upkeep's extended-property write: none when the upkeep leaves LinkId alone
+ * (`linkId` absent), '' to clear it (graph-behaviour.md §3.2: an extended property cannot be deleted).
+ */
+export function linkIdUpdate(ids: TrackingPropertyIds, upkeep: { linkId?: string | null }): { id: string; value: string }[] {
+  return upkeep.linkId === undefined ? [] : [{ id: ids.linkId, value: upkeep.linkId ?? '' }];
 }
 
 /** Contact fields without a Graph property (DESIGN.md §7): fax, other phone, pager, assistant phone, government id, FTP site, anniversary. */
@@ -37,11 +48,11 @@ export const CONTACT_MAPI_PROPERTY_IDS: readonly string[] = [
 export function expandedPropertyIds(kind: ItemKind, ids: TrackingPropertyIds): string[] {
   switch (kind) {
     case 'contact':
-      return [ids.tracked, ids.crmId, ...CONTACT_MAPI_PROPERTY_IDS];
+      return [ids.tracked, ids.crmId, ids.linkId, ...CONTACT_MAPI_PROPERTY_IDS];
     case 'appointment':
-      return [ids.tracked, ids.crmId];
+      return [ids.tracked, ids.crmId, ids.linkId];
     case 'email':
-      return [ids.tracked, ids.crmId, ids.regardingId];
+      return [ids.tracked, ids.crmId, ids.linkId, ids.regardingId];
     case 'task':
       return [];
   }

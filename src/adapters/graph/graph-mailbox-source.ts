@@ -26,6 +26,7 @@ import {
   crmIdFilter,
   expandedPropertyIds,
   expandExtendedProperties,
+  linkIdUpdate,
   markerFilter,
   samePropertyId,
   trackingPropertyIds,
@@ -634,10 +635,11 @@ export class GraphMailboxSource implements MailboxSource {
     if (!tracking) return;
     plan.patch.categories = withCategory(plan.categories ?? [], tracking.categoryName, tracking.category);
     if (plan.ref.kind !== 'task') {
-      // §3.2: no documented way to delete an extended property; untracked is Tracked=false, unlinked is CrmId=''.
+      // §3.2: no documented way to delete an extended property; untracked is Tracked=false, unlinked is CrmId='', cleared LinkId is ''.
       plan.patch.singleValueExtendedProperties = upsertProperties(plan.patch.singleValueExtendedProperties, [
         { id: this.ids.tracked, value: tracking.marker ? 'true' : 'false' },
         { id: this.ids.crmId, value: tracking.crmId ?? '' },
+        ...linkIdUpdate(this.ids, tracking),
       ]);
     }
   }

@@ -1,5 +1,5 @@
 // Builds the port's OutlookItem and DeltaEntry from Graph JSON. Shared by the Graph adapter and the in-memory fake so
-// that both read tracking (marker, category, CrmId, RegardingId) by the same rules (DESIGN.md §2).
+// that both read tracking (marker, category, CrmId, RegardingId, LinkId) by the same rules (DESIGN.md §2).
 import type { ItemKind, JsonObject } from '../../core/model';
 import type { DeltaEntry, ItemFailure, StreamRef } from '../../ports/mailbox-source';
 import type { OutlookItem } from '../../core/model';
@@ -98,6 +98,8 @@ function buildItem(kind: ItemKind, container: string, resource: GraphResource, d
       tracking: { marker: category, category },
       crmId: nonEmpty(link?.externalId ?? null),
       regardingId: null,
+      // No extended properties on To Do: the category is the only marker, so a re-stamp cannot outlive an untrack.
+      linkId: null,
       isDraft: false,
       data,
     };
@@ -111,6 +113,7 @@ function buildItem(kind: ItemKind, container: string, resource: GraphResource, d
     tracking: { marker: (propertyValue(resource, v.ids.tracked) ?? '').trim().toLowerCase() === 'true', category },
     crmId: nonEmpty(propertyValue(resource, v.ids.crmId)),
     regardingId: kind === 'email' ? nonEmpty(propertyValue(resource, v.ids.regardingId)) : null,
+    linkId: nonEmpty(propertyValue(resource, v.ids.linkId)),
     isDraft: kind === 'email' && resource.isDraft === true,
     data,
   };

@@ -16,7 +16,7 @@ import type { ItemKind, JsonObject, JsonValue, OutlookItem, OutlookWrite } from 
 import type { TrackingUpkeep } from '../../core/plan';
 import { AuthError, ConcurrencyError, InvariantError, ItemRejectedError, ResyncRequiredError } from '../../ports/errors';
 import type { DeltaEntry, DeltaPage, ItemFailure, ItemRef, MailboxSource, OutlookUpdate, OutlookUpdateResult, StreamRef } from '../../ports/mailbox-source';
-import { expandedPropertyIds, samePropertyId, trackingPropertyIds, type TrackingPropertyIds } from '../graph/extended-properties';
+import { expandedPropertyIds, linkIdUpdate, samePropertyId, trackingPropertyIds, type TrackingPropertyIds } from '../graph/extended-properties';
 import { hasCategory, mailboxStreams, productLink, propertyValue, toDeltaEntry, toOutlookItem, withCategory, type TrackingVocabulary } from '../graph/outlook-item';
 import { changeKeyFromEtag, linkedResourceSchema } from '../graph/schemas';
 
@@ -295,10 +295,11 @@ export class MemoryMailboxSource implements MailboxSource {
         if (tracking.crmId) links.push({ ...(ours ?? { id: this.newId('lr'), displayName: this.productName }), applicationName: this.productName, externalId: tracking.crmId });
         patch.linkedResources = links as JsonValue;
       } else {
-        // graph-behaviour.md §3.2: an extended property cannot be deleted; untracked is `Tracked=false`, unlinked is `CrmId=''`.
+        // graph-behaviour.md §3.2: an extended property cannot be deleted; untracked is `Tracked=false`, unlinked is `CrmId=''`, cleared LinkId is `''`.
         patch.singleValueExtendedProperties = upsertProperties(patch.singleValueExtendedProperties, [
           { id: this.ids.tracked, value: tracking.marker ? 'true' : 'false' },
           { id: this.ids.crmId, value: tracking.crmId ?? '' },
+          ...linkIdUpdate(this.ids, tracking),
         ]);
       }
     }

@@ -194,8 +194,7 @@ export class DeleteInCrm extends ItemCommand {
 
 export class Untrack extends ItemCommand {
   accept(item: ModelItem): boolean {
-    const markerLeft = this.avoid.relinkMarkerLeft && item.relinkUncommitted === true;
-    return live('o')(item) && item.tracked && !steerAroundHalfLink(this.avoid, item) && !markerLeft;
+    return live('o')(item) && item.tracked && !steerAroundHalfLink(this.avoid, item);
   }
   act(item: ModelItem, runner: Runner): void {
     runner.world.setTracked(item, false);

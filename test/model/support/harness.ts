@@ -85,8 +85,6 @@ export class Runner {
       else this.checkPrediction(item, observed, pre, cycleAt, noCursor.has(item.kind));
       if (item.o === 'gone') this.gone.outlook.add(item.n);
       if (item.c === 'gone') this.gone.crm.add(item.n);
-      // A faulty cycle may have re-stamped a re-tracked item (marker and category) without committing its link.
-      item.relinkUncommitted = outcome.faulty && item.tracked && (item.link === 'unlinked' || item.link === 'deletedLocally');
     }
     return outcome;
   }

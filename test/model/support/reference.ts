@@ -73,8 +73,6 @@ export interface ModelItem {
    * may not have (a crash between them), so a To Do move cannot be followed (KnownIssues.pendingCreateTaskMoveUnstamped).
    */
   unstampedCreate?: boolean;
-  /** A faulty cycle may have re-stamped this re-tracked item without committing its link (KnownIssues.relinkMarkerLeft). */
-  relinkUncommitted?: boolean;
   /** A change only reconciliation can find (a dropped removal, an edit of a message out of view): timing unknown. */
   silent: boolean;
 }
@@ -117,12 +115,6 @@ export interface KnownIssues {
    * CrmId stamp, then the user moved the task to another list (a new id, no stamp to follow it by).
    */
   pendingCreateTaskMoveUnstamped: boolean;
-  /**
-   * Open: a re-tracked item (unlinked row) is re-stamped with the marker and the category, and the cycle dies before the
-   * link commit; the user then removes the category: the marker the worker left makes the item read as tracked (by an
-   * add-in), and the next cycle puts the category back.
-   */
-  relinkMarkerLeft: boolean;
   /** A To Do task moved to another list while its pair is kept out of scope: the mapping keeps the old task id. */
   staleIdAfterTaskMove: boolean;
   /** A pair kept linked while its CRM record is out of scope is re-recorded by every reconciliation. */
@@ -144,7 +136,6 @@ export const AVOID_KNOWN_ISSUES: KnownIssues = {
   crashAfterOutlookCreate: true, // open: regressions.test.ts pins it (it.failing)
   pendingCreateDeletionUnseen: false, // fixed where the CRM keeps deleted records (the model's does): regressions.test.ts
   pendingCreateTaskMoveUnstamped: false, // fixed: see regressions.test.ts
-  relinkMarkerLeft: true, // open: regressions.test.ts pins it (it.failing)
   staleIdAfterTaskMove: false, // fixed: see regressions.test.ts "fixed since"
   outOfScopeChurn: false, // fixed: see regressions.test.ts "fixed since"
   skewDefersChanges: false, // fixed while this suite was written
@@ -158,7 +149,6 @@ export const AVOID_NOTHING: KnownIssues = {
   crashAfterOutlookCreate: false,
   pendingCreateDeletionUnseen: false,
   pendingCreateTaskMoveUnstamped: false,
-  relinkMarkerLeft: false,
   staleIdAfterTaskMove: false,
   outOfScopeChurn: false,
   skewDefersChanges: false,
