@@ -98,7 +98,7 @@ export async function writeAhead(ctx: RunContext, items: readonly BatchableItem[
   const queuedItems = new Set(queued.map((q) => q.item));
   for (const item of items) {
     const { slot, plan } = item;
-    if (!mayUpdateOutlookAhead(plan) || isRetrack(slot)) continue;
+    if (!mayUpdateOutlookAhead(plan)) continue;
     const isQueuedCreate = plan.crm.type === 'create' && queuedItems.has(item);
     if (plan.crm.type !== 'none' && !isQueuedCreate) continue;
     const update = updateOf(ctx, slot, plan, isQueuedCreate ? pendingCrmIdOf(slot) : null);
@@ -135,7 +135,7 @@ export async function writeAhead(ctx: RunContext, items: readonly BatchableItem[
   const after: { item: BatchableItem; update: OutlookUpdate }[] = [];
   for (const item of items) {
     const { slot, plan } = item;
-    if (plan.crm.type !== 'update' || !mayUpdateOutlookAhead(plan) || isRetrack(slot) || !ahead.get(item)?.crm?.result.ok) continue;
+    if (plan.crm.type !== 'update' || !mayUpdateOutlookAhead(plan) || !ahead.get(item)?.crm?.result.ok) continue;
     const update = updateOf(ctx, slot, plan, null);
     if (update) after.push({ item, update });
   }
@@ -147,17 +147,6 @@ export async function writeAhead(ctx: RunContext, items: readonly BatchableItem[
     });
   }
   return ahead;
-}
-
-/**
- * A re-tracked pair (its row unlinked or deleted locally): its re-stamp stays on the single path. No longer for safety:
- * the re-stamp carries LinkId = the row's mapId (src/core/planner.ts relinkLanded), so an item a crash left re-stamped
- * without its link commit, alone or a whole chunk of them, is read back as ours and a removed category withdraws the
- * re-track. Re-tracks are rare user actions, so batching them would save next to nothing; the single path is kept
- * (test/app/cycle-batch-writes.test.ts pins it) and may be dropped together with that test.
- */
-function isRetrack(slot: Slot): boolean {
-  return slot.mapping?.state === 'unlinked' || slot.mapping?.state === 'deletedLocally';
 }
 
 /** A plan whose Outlook write is at most an update (no create, no delete) and that deletes nothing in the CRM. */

@@ -32,9 +32,10 @@ export interface OutlookItem {
   /** `RegardingId` extended property set by an add-in (e-mail only). */
   regardingId: string | null;
   /**
-   * `LinkId` extended property: the mapId of the unlinked pair whose re-link stamped the item, written only by this
-   * worker and cleared on every untrack. It tells our re-stamp (which a crash may leave without its link commit) from
-   * a marker set by an add-in, which the CrmId stamp kept by the unlink cannot. Always null on To Do tasks. The
+   * `LinkId` extended property, written only by this worker and cleared on every untrack: the mapId of the unlinked
+   * pair whose re-link stamped the item, or the CRM id of the record the worker created the item for. It tells our
+   * stamp (which a crash may leave without its link commit) from a marker set by an add-in, which the CrmId stamp
+   * cannot (the unlink keeps it; an add-in may write it). Always null on To Do tasks. The
    * adapters always set it, null included; optional in the type only so that items built before it existed still
    * compile (absent reads as null).
    */

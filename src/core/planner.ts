@@ -20,7 +20,7 @@ import { normalizeValue, sameValue } from './normalize';
 import { LINKED_CRM_UNKNOWN, LINKED_OUTLOOK_UNKNOWN, OUT_OF_VIEW_DEFERRED } from './outcomes';
 import { mappingOfContext, type CrmAction, type MappingAction, type OutlookAction, type Plan, type PlanContext, type PlanInput, type TrackingUpkeep } from './plan';
 import { skewToleranceOf, type PlanWithNotes } from './plan-options';
-import { CRM_OWNER_KEY, decideDeletion, isStillTracked, isTracked, supportsMarkerProperty, trackingInStep, type DeletionTrigger } from './rules';
+import { CRM_OWNER_KEY, decideDeletion, isStillTracked, isTracked, sameCrmId, supportsMarkerProperty, trackingInStep, type DeletionTrigger } from './rules';
 import { UnreadableValue, type UnreadableField } from './unreadable';
 
 export { fieldsOfCrm, fieldsOfOutlook, hashFields, isTracked };
@@ -75,6 +75,9 @@ function planUnmapped(p: Prepared): Plan {
   const { outlook, crm, context } = p.input;
   if (outlook.state === 'present') {
     const item = outlook.item;
+    if (crm.state === 'present' && createdForRecord(item, crm.record) && !isStillTracked(item, crm.record.id)) {
+      return halfLinkedUntracked(p, item, crm.record);
+    }
     if (!isTracked(item, context.categoryName)) return plain(item.isDraft ? 'draft-never-tracked' : 'outlook-untracked');
     if (crm.state === 'present') {
       // Match before create: the item's CrmId stamp (or the e-mail messageid) found this record.
@@ -93,6 +96,38 @@ function planUnmapped(p: Prepared): Plan {
     return createInOutlook(p, crm.record);
   }
   return plain(outlook.state === 'absent' ? 'nothing-to-sync' : 'outlook-gone-unmapped');
+}
+
+/** Whether the worker created this item for this record (its create writes LinkId = the record's id). */
+function createdForRecord(item: OutlookItem, record: CrmRecord): boolean {
+  return supportsMarkerProperty(item.kind) && sameCrmId(item.crmId, record.id) && sameCrmId(linkIdOf(item), record.id);
+}
+
+/**
+ * An item the worker created for this record (createdForRecord), still with the marker and no longer with the
+ * category, and no mapping: a crash lost the link commit after the create, and the user then removed the category.
+ * That is an untrack of the pair, as for a linked one (isStillTracked): without this, the marker read as tracked and
+ * the category came back. The rules run on the row the rerun's link would have stored.
+ */
+function halfLinkedUntracked(p: Prepared, item: OutlookItem, record: CrmRecord): Plan {
+  const row: MappingRow = {
+    mapId: '',
+    kind: p.context.kind,
+    outlookId: item.id,
+    outlookContainer: item.container,
+    crmId: record.id,
+    state: 'linked',
+    trackedVia: 'both',
+    baseline: { ...fieldsOfOutlookIn(p, item), [CRM_OWNER_KEY]: record.ownerId },
+    baselineHash: '',
+    outlookVersion: item.changeKey,
+    crmVersion: record.version,
+    visitedEpoch: 0,
+    verifiedAt: null,
+  };
+  const planned = outlookUntracked(p, row, item);
+  // No row is stored to remove: with the record the rules delete, the pair is forgotten.
+  return planned.mapping.type === 'remove' ? { ...planned, mapping: KEEP } : planned;
 }
 
 /** The idempotency key of the CRM create for a tracked Outlook item without a mapping (and of its pendingCreate row). */

@@ -349,6 +349,8 @@ export function describeMailboxSourceContract(name: string, setup: () => Promise
       expect(first).toMatchObject({ kind, crmId: `crm-${kind}`, tracking: { marker: true, category: true } });
       const [hydrated] = (await h.source.getItems(h.mailbox, [{ kind, id: first.id, container }])).values();
       expect(hydrated).toMatchObject({ crmId: `crm-${kind}`, tracking: { marker: true, category: true } });
+      // LinkId = the record's id: the worker made this item (src/core/planner.ts createdForRecord). To Do has none.
+      expect(hydrated?.linkId ?? null).toBe(kind === 'task' ? null : `crm-${kind}`);
       if (kind === 'contact') expect(hydrated?.data.categories).toEqual(['Personal', h.categoryName]);
     });
 

@@ -7,7 +7,7 @@ export interface TrackingPropertyIds {
   tracked: string;
   crmId: string;
   regardingId: string;
-  /** Written only by the worker: the mapId of the re-link that stamped the item (OutlookItem.linkId). */
+  /** Written only by the worker (OutlookItem.linkId): the mapId of the re-link that stamped the item, or the CRM id of the record it created the item for. */
   linkId: string;
 }
 

@@ -542,6 +542,8 @@ export class GraphMailboxSource implements MailboxSource {
         data.singleValueExtendedProperties = upsertProperties(data.singleValueExtendedProperties, [
           { id: this.ids.tracked, value: 'true' },
           { id: this.ids.crmId, value: stamp.crmId },
+          // Made by the worker for this record: a crash before the link commit then an untrack reads as one (planner halfLinkedUntracked).
+          { id: this.ids.linkId, value: stamp.crmId },
         ]);
         if (kind === 'appointment') {
           // graph-behaviour.md §2.2: transactionId lets the server drop a repeated POST; derived from mailbox + crmId so

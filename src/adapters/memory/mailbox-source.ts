@@ -226,6 +226,8 @@ export class MemoryMailboxSource implements MailboxSource {
       data.singleValueExtendedProperties = upsertProperties(data.singleValueExtendedProperties, [
         { id: this.ids.tracked, value: 'true' },
         { id: this.ids.crmId, value: stamp.crmId },
+        // Made by the worker for this record (planner halfLinkedUntracked), as the Graph adapter writes it.
+        { id: this.ids.linkId, value: stamp.crmId },
       ]);
     }
     const id = this.store(box, kind, container, data);

@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { MAILBOX } from './model-world';
 import { FULL_RECONCILE_LIMIT, NORMAL_RECONCILE_LIMIT, Runner, type RunnerOptions } from './harness';
-import { AVOID_KNOWN_ISSUES, FIELDS, steerAroundHalfLink, type KnownIssues, type Kind, type ModelItem, type ReferenceModel, type Values } from './reference';
+import { AVOID_KNOWN_ISSUES, FIELDS, steerAroundHalfLink, steerAroundHalfLinkDelete, type KnownIssues, type Kind, type ModelItem, type ReferenceModel, type Values } from './reference';
 
 export const MAX_ITEMS = 7;
 const USER_STEP_MS = 1_000;
@@ -163,7 +163,7 @@ export class DeleteInOutlook extends ItemCommand {
     super(pick);
   }
   accept(item: ModelItem): boolean {
-    return live('o')(item) && !(steerAroundHalfLink(this.avoid, item));
+    return live('o')(item) && !steerAroundHalfLinkDelete(this.avoid, item);
   }
   act(item: ModelItem, runner: Runner): void {
     runner.world.deleteInOutlook(item, this.dropRemoval);

@@ -99,8 +99,10 @@ export interface KnownIssues {
   /** A crash between a CRM create and its mapping commit: a user action on the Outlook item then duplicates or resurrects it. */
   crashBeforeLinkCommit: boolean;
   /**
-   * The mirror of issue 6, still open: a crash after the Outlook create of a CRM record, before the link commit, then
-   * the user deletes (or untracks) the new Outlook item: the record's feed row creates it in Outlook again.
+   * The one crash window no write order closes: a crash right after the Outlook create of a CRM record, before the link
+   * commit, then the user deletes the new item before the rerun. Graph picked its id, nothing recorded it, and nothing
+   * is left to read: the rerun creates it again, once (test/app/cycle-pending-create.test.ts). Only that delete is
+   * steered around; an untrack of such an item is exercised (fixed: the LinkId the create writes).
    */
   crashAfterOutlookCreate: boolean;
   /**
@@ -133,7 +135,7 @@ export interface KnownIssues {
 
 export const AVOID_KNOWN_ISSUES: KnownIssues = {
   crashBeforeLinkCommit: false, // fixed (issue 6): the pendingCreate row; regressions.test.ts keeps it fixed
-  crashAfterOutlookCreate: true, // open: regressions.test.ts pins it (it.failing)
+  crashAfterOutlookCreate: true, // irreducible: only the delete is steered; its outcome is asserted in test/app
   pendingCreateDeletionUnseen: false, // fixed where the CRM keeps deleted records (the model's does): regressions.test.ts
   pendingCreateTaskMoveUnstamped: false, // fixed: see regressions.test.ts
   staleIdAfterTaskMove: false, // fixed: see regressions.test.ts "fixed since"
@@ -161,8 +163,15 @@ export const AVOID_NOTHING: KnownIssues = {
 /** Both sides exist, one made by the worker for the other, but no mapping: a crash lost the link commit. */
 /** Whether the model steers around this item's half-link (a known issue it must not run into). */
 export function steerAroundHalfLink(avoid: KnownIssues, item: ModelItem): boolean {
-  if (!halfLinked(item)) return false;
-  return avoid.crashBeforeLinkCommit || (avoid.crashAfterOutlookCreate && item.origin === 'crm');
+  return halfLinked(item) && avoid.crashBeforeLinkCommit;
+}
+
+/**
+ * Whether the model steers a delete in Outlook around this item: only the one window no write order can close
+ * (KnownIssues.crashAfterOutlookCreate), a delete of the item whose create lost its link commit.
+ */
+export function steerAroundHalfLinkDelete(avoid: KnownIssues, item: ModelItem): boolean {
+  return steerAroundHalfLink(avoid, item) || (halfLinked(item) && avoid.crashAfterOutlookCreate && item.origin === 'crm');
 }
 
 export function halfLinked(item: ModelItem): boolean {
@@ -327,6 +336,11 @@ export function expect1(item: ModelItem, times: { outlook: number | null; crm: n
           if (item.kind === 'task') next.o = 'gone';
           else next.tracked = false;
         }
+      } else if (oLive && cLive && item.origin === 'crm' && item.kind !== 'task') {
+        // The worker made this item for the record and a crash lost the link commit; the user removed the category.
+        // The marker and LinkId it wrote make that an untrack of the pair (planner halfLinkedUntracked): the row is
+        // kept as unlinked, so the record is not created in Outlook again. To Do tasks have no marker: nothing to do.
+        next.link = 'unlinked';
       } else if (item.o === 'none' && cLive && item.inScope && item.kind !== 'email') {
         createOtherSide('crm');
       }
