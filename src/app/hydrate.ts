@@ -111,12 +111,15 @@ async function settleByDeletedRecords(ctx: RunContext, slots: readonly Slot[]): 
       for (const slot of ofKind) slot.failure = classifyError(error);
       continue;
     }
+    const unproven = new Set<string>();
     for (const slot of ofKind) {
       const mapping = slot.mapping;
       if (!mapping?.crmId) continue;
       if (deleted?.has(mapping.crmId.toLowerCase())) slot.mapping = { ...mapping, state: 'linked' };
-      else if (deleted === null) ctx.tally.add('pendingCreate.unproven');
+      else if (deleted === null) unproven.add(mapping.mapId);
     }
+    // Two change rows of one pair (one runs in a later batch) are one unproven row.
+    ctx.tally.add('pendingCreate.unproven', unproven.size);
   }
 }
 
