@@ -15,7 +15,7 @@ import type { Plan } from '../core/plan';
 import type { CrmWriteOp, CrmWriteResult } from '../ports/crm-connector';
 import { ItemRejectedError } from '../ports/errors';
 import type { OutlookUpdate, OutlookUpdateResult } from '../ports/mailbox-source';
-import { commitPendingCreate, markCreated, outlookUpdateOf, pendingCrmIdOf } from './execute';
+import { commitPendingCreate, createKeyFor, markCreated, outlookUpdateOf, pendingCrmIdOf } from './execute';
 import type { Slot } from './hydrate';
 import type { RunContext } from './run-context';
 
@@ -87,6 +87,8 @@ export async function writeAhead(ctx: RunContext, items: readonly BatchableItem[
           entry(item).crm = { result: { ok: false, error: asError(error) }, mappingBefore: mappingBefore.get(item) ?? null };
           continue;
         }
+        queued.push({ item, op: { ...op, idempotencyKey: createKeyFor(item.slot, op.idempotencyKey) } });
+        continue;
       }
       queued.push({ item, op });
     }

@@ -3,7 +3,7 @@ import type { CrmRecord, FieldValues, ItemKind, OutlookItem } from '../core/mode
 import { differingFields } from '../core/compare';
 import { baselineForComparing, fieldsOfCrm, fieldsOfOutlook, hashFields } from '../core/fields';
 import { activeFields, DEFAULT_PRODUCT_GUID, directionOf, mappingFor } from '../core/mappings';
-import { plan, PENDING_CRM_ID, RETRACK_CREATE_KEY, retrackCreateOf } from '../core/planner';
+import { pendingCreateKeyOf, plan, PENDING_CREATE_KEY, PENDING_CRM_ID } from '../core/planner';
 import type { Plan, PlanInput } from '../core/plan';
 import type { RunContext } from './run-context';
 
@@ -11,7 +11,7 @@ export { canonicalJson, fnv1a64 } from '../core/hash';
 export { baselineAfterCreate } from '../core/after-create';
 export { isDeferredPlan, OUT_OF_VIEW_DEFERRED } from '../core/outcomes';
 export { isStillTracked } from '../core/rules';
-export { PENDING_CRM_ID, RETRACK_CREATE_KEY, retrackCreateOf };
+export { PENDING_CREATE_KEY, PENDING_CRM_ID, pendingCreateKeyOf };
 
 export function planPair(input: PlanInput): Plan {
   return plan(input);

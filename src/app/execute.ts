@@ -6,7 +6,8 @@ import type { Plan, TrackingUpkeep } from '../core/plan';
 import type { CrmWriteResult } from '../ports/crm-connector';
 import { InvariantError } from '../ports/errors';
 import type { ItemRef, OutlookUpdate, OutlookUpdateResult } from '../ports/mailbox-source';
-import { baselineAfterCreate, crmFields, hashBaseline, oneWayFieldsFrom, outlookFields, PENDING_CRM_ID, RETRACK_CREATE_KEY } from './core-api';
+import { baselineAfterCreate, crmFields, hashBaseline, oneWayFieldsFrom, outlookFields, PENDING_CREATE_KEY, PENDING_CRM_ID, pendingCreateKeyOf } from './core-api';
+import { mappedChangeKey } from './collect';
 import { defaultContainer, planInputOf, type Slot } from './hydrate';
 import type { RunContext } from './run-context';
 
@@ -80,7 +81,7 @@ export async function executePlan(ctx: RunContext, slot: Slot, plan: Plan, ahead
         done.outlookItem = await mailboxSource.updateItem(ctx.mailbox, stamp.ref, stamp.write, stamp.tracking, stamp.ifMatch);
         rest = { ...ahead, outlookUpdate: { ok: true, item: done.outlookItem } };
       }
-      done.crmRecord = await crm.create(kind, plan.crm.write, { actAs, idempotencyKey: plan.crm.idempotencyKey });
+      done.crmRecord = await crm.create(kind, plan.crm.write, { actAs, idempotencyKey: createKeyFor(slot, plan.crm.idempotencyKey) });
       await markCreated(ctx, [{ slot, record: done.crmRecord }]);
     }
   }
@@ -111,18 +112,19 @@ export async function executePlan(ctx: RunContext, slot: Slot, plan: Plan, ahead
 export async function commitPendingCreate(ctx: RunContext, slot: Slot, plan: Plan): Promise<void> {
   const item = slot.outlookItem;
   if (plan.crm.type !== 'create' || plan.mapping.type !== 'put' || plan.outlook.type === 'create') return;
-  // A pendingCreate row already there is one whose create runs again: left as it is. A re-tracked item whose record is
-  // gone (its row unlinked or deletedLocally) is created under a key of its own: its row becomes the pendingCreate row
-  // (the same mapId, a CAS on its etag), which keeps that key, or a rerun after a crash would create a second record.
+  // A pendingCreate row already there is one whose create runs again (under the key it keeps): left as it is. A
+  // re-tracked item whose record is gone (its row unlinked or deletedLocally) becomes the pendingCreate row itself
+  // (the same mapId, a CAS on its etag).
   const previous = slot.mapping;
   if (!item || previous?.state === 'linked' || previous?.state === 'pendingCreate') return;
   const { crm, store, clock } = ctx.deps;
-  const key = plan.crm.idempotencyKey;
+  const mapId = previous?.mapId ?? ctx.deps.ids();
+  const key = `${plan.crm.idempotencyKey}#${mapId}`;
   const crmId = crm.idForCreate?.(slot.row.kind, key) ?? null;
   if (crmId === null) return;
-  const baseline = previous ? { ...plan.mapping.baseline, [RETRACK_CREATE_KEY]: { key, since: clock.now().toISOString() } } : plan.mapping.baseline;
+  const baseline = { ...plan.mapping.baseline, [PENDING_CREATE_KEY]: key };
   const row: MappingRow = {
-    mapId: previous?.mapId ?? ctx.deps.ids(),
+    mapId,
     kind: slot.row.kind,
     outlookId: item.id,
     outlookContainer: containerOf(slot, item.id, null),
@@ -137,10 +139,27 @@ export async function commitPendingCreate(ctx: RunContext, slot: Slot, plan: Pla
     verifiedAt: null,
   };
   if (previous?.etag !== undefined) row.etag = previous.etag;
-  const [result] = await store.commit(ctx.mailbox, [{ mapping: { put: row } }]);
+  // The row's change row may hold the deletion of the record the pair was linked to before: this plan has dealt with
+  // it, and left there it would read as the deletion of the record about to be made (hydrate.ts settlePendingCreate).
+  // It goes in the same commit, so a crash leaves both or neither; the change row itself stays (it carries the create).
+  const changeKey = previous ? mappedChangeKey(previous.mapId) : null;
+  const change = changeKey === null ? null : slot.row.key === changeKey ? slot.row : await store.getChange(ctx.mailbox, changeKey);
+  const consumed = change?.crmChange === 'deleted' ? { ...change, crmChange: null, crmAt: null } : null;
+  const [result] = await store.commit(ctx.mailbox, [{ mapping: { put: row }, ...(consumed ? { putChange: consumed } : {}) }]);
   if (!result?.ok) throw result?.error ?? new InvariantError('the store returned no result for a commit');
   ctx.tally.add('mapping.pendingCreate');
   slot.mapping = result.mapping ?? (await store.getMapping(ctx.mailbox, row.mapId));
+  if (consumed && slot.row.key === consumed.key) {
+    // Its etag changed with the write: the item's final commit deletes it as it now is (the lease keeps other writers out).
+    const { etag: _stale, ...current } = consumed;
+    slot.row = current;
+  }
+}
+
+/** The idempotency key a CRM create runs with: the one its pendingCreate row keeps, else the plan's. */
+export function createKeyFor(slot: Slot, plannedKey: string): string {
+  const row = slot.mapping;
+  return (row?.state === 'pendingCreate' ? pendingCreateKeyOf(row) : null) ?? plannedKey;
 }
 
 async function executeRest(ctx: RunContext, slot: Slot, plan: Plan, done: Execution, ahead: WrittenAhead): Promise<Execution> {

@@ -7,7 +7,7 @@ import type { ItemRef } from '../ports/mailbox-source';
 import { AuthError, InvariantError, ItemRejectedError } from '../ports/errors';
 import type { ChangeRow } from '../ports/state-store';
 import { mappedChangeKey } from './collect';
-import { crmFields, retrackCreateOf } from './core-api';
+import { crmFields } from './core-api';
 import { classifyError, type ClassifiedError } from './failures';
 import { crmTimeZoneOf, type RunContext } from './run-context';
 
@@ -78,11 +78,9 @@ async function settlePendingCreate(ctx: RunContext, slot: Slot): Promise<boolean
   }
   const key = mappedChangeKey(mapping.mapId);
   const row = slot.row.key === key ? slot.row : await ctx.deps.store.getChange(ctx.mailbox, key);
+  // A re-tracked pair's row became pendingCreate with the deletion of its earlier record taken off this change row
+  // (execute.ts commitPendingCreate): a deletion here is of the record this row names.
   if (row?.crmChange !== 'deleted') return false;
-  // A re-tracked pair's row may still hold the deletion of the record it was linked to before it became this
-  // pendingCreate row: only a deletion seen since proves that this create happened.
-  const retrack = retrackCreateOf(mapping);
-  if (retrack && !(row.crmAt !== null && Date.parse(row.crmAt) > Date.parse(retrack.since))) return false;
   slot.mapping = { ...mapping, state: 'linked' };
   return true;
 }

@@ -117,7 +117,8 @@ function halfLinkedUntracked(p: Prepared, item: OutlookItem, record: CrmRecord):
     outlookContainer: item.container,
     crmId: record.id,
     state: 'linked',
-    trackedVia: 'both',
+    // What the link commit after createInOutlook stores: the pair came from the CRM.
+    trackedVia: 'crm',
     baseline: { ...fieldsOfOutlookIn(p, item), [CRM_OWNER_KEY]: record.ownerId },
     baselineHash: '',
     outlookVersion: item.changeKey,
@@ -136,27 +137,17 @@ export function createKeyOf(kind: string, outlookId: string): string {
 }
 
 /**
- * Baseline key under which the pendingCreate row of a re-tracked item whose record is gone (`retracked-crm-gone-create-
- * in-crm`) keeps its create: the idempotency key, which is not `createKeyOf` (the first record used that one), so that
- * the create run again after a crash makes no second record; and when the row became pendingCreate, so that a
- * deletion recorded before (of the record the pair was linked to) is not taken for the deletion of the new one.
+ * Baseline key under which a pendingCreate row keeps the idempotency key of its create (execute.ts
+ * commitPendingCreate): the plan's key with the row's mapId, so that each row has an id of its own. A key used before
+ * (the same Outlook item tracked again after its first record was deleted) would name that deleted record, which the
+ * CRM's deleted records would then take for proof of this create (hydrate.ts settleByDeletedRecords). The create run
+ * again after a crash reads it here and makes no second record. Rows written before it existed use `createKeyOf`.
  */
-export const RETRACK_CREATE_KEY = '@retrackCreate';
+export const PENDING_CREATE_KEY = '@createKey';
 
-export interface RetrackCreate {
-  key: string;
-  since: string;
-}
-
-export function retrackCreateOf(row: MappingRow): RetrackCreate | null {
-  const kept = row.baseline[RETRACK_CREATE_KEY];
-  if (kept === null || typeof kept !== 'object' || Array.isArray(kept)) return null;
-  const { key, since } = kept;
-  return typeof key === 'string' && typeof since === 'string' ? { key, since } : null;
-}
-
-function pendingCreateKeyOf(kind: string, row: MappingRow, item: OutlookItem): string {
-  return retrackCreateOf(row)?.key ?? createKeyOf(kind, row.outlookId ?? item.id);
+export function pendingCreateKeyOf(row: MappingRow): string | null {
+  const kept = row.baseline[PENDING_CREATE_KEY];
+  return typeof kept === 'string' ? kept : null;
 }
 
 // ---- Pending create ------------------------------------------------------------------------------------------------
@@ -174,7 +165,7 @@ function planPendingCreate(p: Prepared, row: MappingRow): Plan {
     case 'present': {
       const item = outlook.item;
       if (!isStillTracked(item, row.crmId)) return outlookUntracked(p, row, item);
-      return createInCrm(p, item, pendingCreateKeyOf(context.kind, row, item), 'pending-create-in-crm');
+      return createInCrm(p, item, pendingCreateKeyOf(row) ?? createKeyOf(context.kind, row.outlookId ?? item.id), 'pending-create-in-crm');
     }
     case 'gone':
       // Deleted in Outlook and the record is not there (never created, or deleted too): nothing to keep. A CRM side

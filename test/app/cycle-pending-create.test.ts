@@ -242,3 +242,62 @@ describe('runMailboxCycle: a crash right after the Outlook create of a CRM task,
     expect(checked).toBe(1);
   });
 });
+
+describe('runMailboxCycle: an item tracked again after its record was deleted, the CRM keeping deleted records', () => {
+  // Found by review: the create key of a tracked item was `kind:<outlookId>`, so tracking the item again after its
+  // record was deleted named that deleted record's id; with the create not yet run (a crash, a refused write), the
+  // CRM's deleted records then "proved" the new create had happened (hydrate.ts settleByDeletedRecords): the re-track
+  // was dropped, and an open task deleted in Outlook. Each pendingCreate row now creates under a key of its own (the
+  // plan's key with the row's mapId, kept on the row: execute.ts commitPendingCreate).
+  it('contact: the re-track holds at every crash point of the re-create', async () => {
+    let pendingOnly = 0;
+    for (let crashAfter = 1; crashAfter < 40; crashAfter += 1) {
+      const world = new World({ keepDeletedRecords: true });
+      const outlookId = world.outlook.userCreate(MAILBOX, 'contact', 'contacts', taggedContact('Ada', 'Lovelace', 'ada@example.org'));
+      await world.cycle();
+      const [first] = world.crm.all('contact');
+      if (!first) throw new Error('the first cycle created no record');
+      world.crm.userDelete('contact', first.id);
+      await world.cycle();
+      // DESIGN.md §6: the owner's contact deleted in the CRM is unlinked in Outlook; the row goes with the record.
+      expect(await world.mappings('contact')).toEqual([]);
+      world.outlook.userEdit(MAILBOX, outlookId, { categories: [world.settings.categoryName] });
+      await world.cycle({ deps: world.deps(crashAfter) });
+      if (!world.writes.dead) break;
+      const rows = await world.mappings('contact');
+      if (rows[0]?.state === 'pendingCreate' && world.crm.all('contact').length === 0) {
+        pendingOnly += 1;
+        expect(rows[0].crmId).not.toBe(first.id);
+      }
+      world.clock.advance(11 * 60_000);
+      await world.cycle();
+      await world.cycle();
+      const context = `crash after write ${crashAfter}`;
+      expect([context, world.outlookItem(outlookId)['categories'], world.crm.all('contact').length, (await world.mappings('contact')).map((row) => row.state)]).toEqual([
+        context,
+        [world.settings.categoryName],
+        1,
+        ['linked'],
+      ]);
+    }
+    expect(pendingOnly).toBeGreaterThan(0);
+  });
+
+  it('contact: a refused create, no crash: the re-track holds', async () => {
+    const world = new World({ keepDeletedRecords: true });
+    const outlookId = world.outlook.userCreate(MAILBOX, 'contact', 'contacts', taggedContact('Ada', 'Lovelace', 'ada@example.org'));
+    await world.cycle();
+    const [first] = world.crm.all('contact');
+    world.crm.userDelete('contact', first?.id ?? '');
+    await world.cycle();
+    world.outlook.userEdit(MAILBOX, outlookId, { categories: [world.settings.categoryName] });
+    world.crm.rejectNextWrite();
+    await world.cycle();
+    world.clock.advance(60 * 60_000);
+    await world.cycle();
+
+    expect(world.outlookItem(outlookId)['categories']).toEqual([world.settings.categoryName]);
+    expect(world.crm.all('contact')).toHaveLength(1);
+    expect((await world.mappings('contact')).map((row) => row.state)).toEqual(['linked']);
+  });
+});
