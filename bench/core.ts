@@ -107,6 +107,7 @@ function outlookItem(kind: ItemKind, values: FieldValues, i: number, lastModifie
     tracking: { marker: true, category: true },
     crmId: `crm-${i}`,
     regardingId: null,
+    linkId: null,
     isDraft: false,
     data,
   };

@@ -35,11 +35,9 @@ export interface OutlookItem {
    * `LinkId` extended property, written only by this worker and cleared on every untrack: the mapId of the unlinked
    * pair whose re-link stamped the item, or the CRM id of the record the worker created the item for. It tells our
    * stamp (which a crash may leave without its link commit) from a marker set by an add-in, which the CrmId stamp
-   * cannot (the unlink keeps it; an add-in may write it). Always null on To Do tasks. The
-   * adapters always set it, null included; optional in the type only so that items built before it existed still
-   * compile (absent reads as null).
+   * cannot (the unlink keeps it; an add-in may write it). Always null on To Do tasks.
    */
-  linkId?: string | null;
+  linkId: string | null;
   /** Messages only: a draft is never tracked (DESIGN.md §2). */
   isDraft: boolean;
   /**

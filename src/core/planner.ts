@@ -100,7 +100,7 @@ function planUnmapped(p: Prepared): Plan {
 
 /** Whether the worker created this item for this record (its create writes LinkId = the record's id). */
 function createdForRecord(item: OutlookItem, record: CrmRecord): boolean {
-  return supportsMarkerProperty(item.kind) && sameCrmId(item.crmId, record.id) && sameCrmId(linkIdOf(item), record.id);
+  return supportsMarkerProperty(item.kind) && sameCrmId(item.crmId, record.id) && sameCrmId(item.linkId, record.id);
 }
 
 /**
@@ -236,7 +236,7 @@ function deletion(p: Prepared, trigger: DeletionTrigger, row: MappingRow, record
  */
 function clearTracking(item: OutlookItem, clearStamp: boolean): OutlookAction {
   const crmId = clearStamp ? null : item.crmId;
-  const linked = linkIdOf(item) !== null;
+  const linked = item.linkId !== null;
   if (!item.tracking.marker && !item.tracking.category && item.crmId === crmId && !linked) return NONE_OUTLOOK;
   const tracking: TrackingUpkeep = { marker: false, category: false, crmId };
   if (linked) tracking.linkId = null;
@@ -379,13 +379,10 @@ function planDetached(p: Prepared, row: MappingRow): Plan {
  * cannot tell our re-stamp from an add-in's marker, and any marker or category reads as a re-track (isTracked).
  */
 function relinkLanded(item: OutlookItem, row: MappingRow): boolean {
-  const linkId = linkIdOf(item);
+  const linkId = item.linkId;
   return supportsMarkerProperty(item.kind) && linkId !== null && linkId === row.mapId;
 }
 
-function linkIdOf(item: OutlookItem): string | null {
-  return item.linkId ?? null;
-}
 
 /** A re-link's tracking upkeep, when it writes one, also writes LinkId = the row's mapId (see relinkLanded). */
 function withLinkId(planned: PlanWithNotes, item: OutlookItem, mapId: string): PlanWithNotes {
