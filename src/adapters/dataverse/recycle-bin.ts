@@ -4,8 +4,13 @@
 // FetchXml"), and a table whose bin is off answers that query with no rows ("you won't find any records eligible to be
 // restored"), which looks exactly like "none of these was deleted". So the table's `recyclebinconfig` row is read
 // first ("Tables that are enabled for recycle bin have a row in the RecycleBinConfig table where the statecode is
-// active and isreadyforrecyclebin is true"; the row's `name` is the table's logical name, per the same page's
-// CleanupIntervalInDays example), and without such a row the answer is null.
+// active and isreadyforrecyclebin is true"), and without such a row the answer is null. That row is found through its
+// table's metadata, not its own `name`: "The RecycleBinConfig table doesn't contain the name of the table, but refers to
+// a row in the Entity table" (lookup `extensionofrecordid`). The query is the page's Web API form in "Disable recycle
+// bin for a table": `recyclebinconfigs?$filter=extensionofrecordid/name eq '<logical name>'`, where Entity.Name "stores
+// the table SchemaName" and "String value comparisons are case insensitive", so the logical name matches. (The same
+// page's CleanupIntervalInDays example filters on `name eq '<table>'`; that contradicts the sentence above, so the
+// connector does not rely on it.)
 import { z } from 'zod';
 import type { ItemKind } from '../../core/model';
 import { AuthError, TransientError } from '../../ports/errors';
@@ -23,7 +28,6 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const configPage = z.object({
   value: z.array(
     z.object({
-      name: z.string().nullable().optional(),
       // Choice and Boolean columns come as numbers and booleans in the Web API's JSON.
       statecode: z.number().nullable().optional(),
       isreadyforrecyclebin: z.boolean().nullable().optional(),
@@ -81,15 +85,14 @@ export class DataverseRecycleBin {
     const cached = this.enabled.get(kind);
     if (cached && cached.until > this.now()) return cached.value;
     const name = DATAVERSE_ENTITIES[kind].logicalName;
-    const filter = encodeURIComponent(`name eq '${name}'`);
-    const response = await this.get(`recyclebinconfigs?$select=name,statecode,isreadyforrecyclebin&$filter=${filter}`);
+    const filter = encodeURIComponent(`extensionofrecordid/name eq '${name}'`);
+    const response = await this.get(`recyclebinconfigs?$select=statecode,isreadyforrecyclebin&$filter=${filter}`);
     let value = false;
     if (response !== null) {
       const page = configPage.safeParse(this.expectOk(response, 'GET recyclebinconfigs'));
       if (!page.success) throw new TransientError('unreadable recyclebinconfigs response');
-      value = page.data.value.some(
-        (row) => row.name?.toLowerCase() === name && row.statecode === 0 && row.isreadyforrecyclebin === true,
-      );
+      // The filter already picked the table's row; its own columns do not name the table.
+      value = page.data.value.some((row) => row.statecode === 0 && row.isreadyforrecyclebin === true);
     }
     this.enabled.set(kind, { value, until: this.now() + CONFIG_TTL_MS });
     return value;

@@ -27,9 +27,9 @@ import {
   type SimResponse,
 } from './request';
 import type { TableDef } from './schema';
-import { lookupOfValueProperty, tableByName, tableBySet, TIME_ZONE_DEFINITIONS } from './schema';
+import { lookupOfValueProperty, SCHEMA_NAMES, TABLES, tableByName, tableBySet, TIME_ZONE_DEFINITIONS } from './schema';
 import { ServiceProtection } from './protection';
-import { DataverseStore, type Row } from './store';
+import { DataverseStore, type LookupRef, type Row } from './store';
 import { ChangeFeed, type TrackingCursor } from './tracking';
 
 export type RequestKind =
@@ -148,12 +148,28 @@ export class DataverseEngine {
       ]);
       this.putSystemRow('timezonedefinition', randomUUID(), values);
     }
+    for (const table of TABLES) {
+      const id = randomUUID();
+      this.entityMetadataIds.set(table.logicalName, id);
+      this.putSystemRow('entity', id, new Map([
+        ['name', SCHEMA_NAMES[table.logicalName] ?? table.logicalName],
+        ['logicalname', table.logicalName],
+      ]));
+    }
   }
 
+  /** `entity` row id (the table's metadata id) per table logical name. */
+  private readonly entityMetadataIds = new Map<string, string>();
+
   /** A row of a read-only system table (usersettings, timezonedefinition), not change-tracked. */
-  private putSystemRow(logicalName: string, id: string, values: Map<string, string | number | boolean | null>): void {
+  private putSystemRow(
+    logicalName: string,
+    id: string,
+    values: Map<string, string | number | boolean | null>,
+    lookups: Map<string, LookupRef> = new Map(),
+  ): void {
     const actor = this.applicationUserId ?? id;
-    const row = this.records.buildCreate(tableByName(logicalName), id, { values, lookups: new Map(), parties: null, primaryKey: id }, {
+    const row = this.records.buildCreate(tableByName(logicalName), id, { values, lookups, parties: null, primaryKey: id }, {
       callerId: actor,
       realCallerId: actor,
     });
@@ -223,18 +239,23 @@ export class DataverseEngine {
     for (const id of [...rows.keys()]) this.store.remove('recyclebinconfig', id, false);
     const tables = Object.entries(this.knobs.recycleBin);
     if (tables.length === 0) return;
-    const put = (name: string, enabled: boolean, interval: number) =>
+    // The table is named only through `extensionofrecordid` (restore-deleted-records: "The RecycleBinConfig table
+    // doesn't contain the name of the table"); `name` is set on the organization row alone.
+    const put = (logicalName: string, name: string | null, enabled: boolean, interval: number) => {
+      const entityId = this.entityMetadataIds.get(logicalName);
+      if (entityId === undefined) return;
       this.putSystemRow('recyclebinconfig', randomUUID(), new Map<string, string | number | boolean | null>([
         ['name', name],
         ['statecode', enabled ? 0 : 1],
         ['statuscode', enabled ? 1 : 2],
         ['isreadyforrecyclebin', enabled],
         ['cleanupintervalindays', interval],
-      ]));
-    put('organization', true, this.knobs.recycleBinCleanupIntervalDays);
+      ]), new Map([['extensionofrecordid', { id: entityId, table: 'entity' }]]));
+    };
+    put('organization', 'organization', true, this.knobs.recycleBinCleanupIntervalDays);
     for (const [entitySet, enabled] of tables) {
       const table = tableBySet(entitySet);
-      if (table) put(table.logicalName, enabled, -1);
+      if (table) put(table.logicalName, null, enabled, -1);
     }
   }
 
@@ -675,17 +696,55 @@ export class DataverseEngine {
   /** A row matcher for `$filter`, or null when there is none; unknown properties fail with 400 before any scan. */
   private compileFilter(table: TableDef, raw: string | null): ((row: Row) => boolean) | null {
     if (raw === null || raw.trim() === '') return null;
-    const node = parseFilter(raw);
+    const { text, paths } = this.lookupPaths(raw);
+    const node = parseFilter(text);
     for (const property of filterProperties(node)) {
-      if (!this.records.isReadableProperty(table, property)) throw unknownQueryProperty(table.logicalName, property);
+      const path = paths.get(property);
+      if (path) {
+        const target = table.lookups[path.lookup]?.bindings[path.lookup];
+        const targetTable = target === undefined ? undefined : tableByName(target);
+        if (!targetTable || !this.records.isReadableProperty(targetTable, path.column)) {
+          throw unknownQueryProperty(table.logicalName, `${path.lookup}/${path.column}`);
+        }
+      } else if (!this.records.isReadableProperty(table, property)) throw unknownQueryProperty(table.logicalName, property);
     }
     const predicate: Predicate = compilePredicate(node);
     let current: Row | null = null;
-    const get = this.getterFor(table, () => current as Row);
+    const direct = this.getterFor(table, () => current as Row);
+    const get = (property: string): unknown => {
+      const path = paths.get(property);
+      if (!path) return direct(property);
+      const ref = (current as Row).lookups.get(path.lookup);
+      const target = ref ? this.store.get(ref.table, ref.id) : undefined;
+      if (!ref || !target) return null;
+      return path.column === tableByName(ref.table).primaryKey ? target.id : (target.values.get(path.column) ?? null);
+    };
     return (row) => {
       current = row;
       return predicate(get);
     };
+  }
+
+  /**
+   * Lookup-path properties (`extensionofrecordid/name`: a single-valued navigation property, then a column of the
+   * related row; restore-deleted-records, "Disable recycle bin for a table", Web API tab) rewritten outside string
+   * literals to one identifier filter.ts can tokenize, with the path each stands for.
+   */
+  private lookupPaths(raw: string): { text: string; paths: Map<string, { lookup: string; column: string }> } {
+    const paths = new Map<string, { lookup: string; column: string }>();
+    const pieces = raw.split(/('(?:[^']|'')*')/);
+    const text = pieces
+      .map((piece, i) =>
+        i % 2 === 1
+          ? piece
+          : piece.replace(/\b([A-Za-z_][A-Za-z0-9_]*)\/([A-Za-z_][A-Za-z0-9_]*)\b/g, (_m, lookup: string, column: string) => {
+              const token = `__path_${paths.size}`;
+              paths.set(token, { lookup, column });
+              return token;
+            }),
+      )
+      .join('');
+    return { text, paths };
   }
 
   /** A property reader over whichever row `row()` returns (one closure per query, not per row). */

@@ -348,11 +348,35 @@ const timezonedefinition: TableDef = {
 };
 
 /**
+ * The `entity` table: one row of table metadata per table (entity reference Entity). `name` holds the table's
+ * SchemaName ("Contact"), `logicalname` its LogicalName ("contact"); restore-deleted-records, "Disable recycle bin for a
+ * table": "compare the LogicalName value against the Entity.Name column value, which stores the table SchemaName …
+ * String value comparisons are case insensitive". Rows are made by engine.ts; read-only.
+ */
+const entity: TableDef = {
+  logicalName: 'entity',
+  entitySet: 'entities',
+  primaryKey: 'entityid',
+  primaryName: 'name',
+  ownedByUser: false,
+  readOnlyTable: true,
+  columns: {
+    versionnumber: { type: 'bigint', readOnly: true },
+    name: str(100),
+    logicalname: str(100),
+  },
+  lookups: {},
+};
+
+/**
  * "Restore Deleted Records Configuration" (restore-deleted-records, "Detect which tables are enabled for recycle bin";
- * entity reference recyclebinconfig): one row named `organization` while the feature is on for the environment (its
- * `cleanupintervalindays` is the default), one per table named by the table's logical name (`cleanupintervalindays`
- * -1: the organization's value). A table keeps deleted rows while its row has statecode 0 (Active) and
- * `isreadyforrecyclebin` true; disabling sets statecode 1 / statuscode 2. Rows follow the `recycleBin` knobs; read-only.
+ * entity reference recyclebinconfig). "The RecycleBinConfig table doesn't contain the name of the table, but refers to
+ * a row in the Entity table": the `extensionofrecordid` lookup (Targets: entity). One row named `organization` while the
+ * feature is on for the environment (its `cleanupintervalindays` is the default; "Disable recycle bin for the
+ * environment" deletes "the row … where the name value is organization"), one per configured table with no table name
+ * in `name` (`cleanupintervalindays` -1: the organization's value). A table keeps deleted rows while its row has
+ * statecode 0 (Active) and `isreadyforrecyclebin` true; disabling sets statecode 1 / statuscode 2. Rows follow the
+ * `recycleBin` knobs; read-only.
  */
 const recyclebinconfig: TableDef = {
   logicalName: 'recyclebinconfig',
@@ -369,11 +393,20 @@ const recyclebinconfig: TableDef = {
     isreadyforrecyclebin: { type: 'bool' },
     cleanupintervalindays: { type: 'int' },
   },
-  lookups: {},
+  // The single-valued navigation property has the lookup's name (the documented `extensionofrecordid/name` path).
+  lookups: { extensionofrecordid: { bindings: { extensionofrecordid: 'entity' }, readOnly: true } },
+};
+
+/** SchemaName of each table, for the `entity` rows' `name` column. */
+export const SCHEMA_NAMES: Readonly<Record<string, string>> = {
+  systemuser: 'SystemUser', contact: 'Contact', account: 'Account', appointment: 'Appointment', task: 'Task', email: 'Email',
+  activityparty: 'ActivityParty', organization: 'Organization', usersettings: 'UserSettings',
+  timezonedefinition: 'TimeZoneDefinition', entity: 'Entity', recyclebinconfig: 'RecycleBinConfig',
 };
 
 export const TABLES: readonly TableDef[] = [
-  systemuser, contact, account, appointment, task, email, activityparty, organization, usersettings, timezonedefinition, recyclebinconfig,
+  systemuser, contact, account, appointment, task, email, activityparty, organization, usersettings, timezonedefinition, entity,
+  recyclebinconfig,
 ];
 
 /**

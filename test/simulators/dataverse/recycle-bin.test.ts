@@ -36,13 +36,31 @@ describe('Dataverse simulator: recycle bin (FetchXml datasource="bin", recyclebi
 
   it('serves one recyclebinconfig row per configured table plus the organization row, and none with the feature off', async () => {
     c = await startClient({ knobs: { recycleBin: { contacts: true, appointments: false } } });
-    const rows = values(await c.get('recyclebinconfigs?$select=name,statecode,statuscode,isreadyforrecyclebin,cleanupintervalindays'));
-    const byName = Object.fromEntries(rows.map((row) => [row.name, row]));
-    expect(Object.keys(byName).sort()).toEqual(['appointment', 'contact', 'organization']);
-    expect(byName.contact).toEqual(expect.objectContaining({ statecode: 0, statuscode: 1, isreadyforrecyclebin: true, cleanupintervalindays: -1 }));
-    expect(byName.appointment).toEqual(expect.objectContaining({ statecode: 1, statuscode: 2, isreadyforrecyclebin: false }));
-    expect(byName.organization).toEqual(expect.objectContaining({ statecode: 0, cleanupintervalindays: 30 }));
-    expect(values(await c.get(`recyclebinconfigs?$filter=${encodeURIComponent("name eq 'contact'")}`))).toHaveLength(1);
+    const byTable = async (logicalName: string) =>
+      values(await c.get(
+        `recyclebinconfigs?$select=name,statecode,statuscode,isreadyforrecyclebin,cleanupintervalindays,_extensionofrecordid_value&$filter=${encodeURIComponent(`extensionofrecordid/name eq '${logicalName}'`)}`,
+      ));
+    const rows = values(await c.get('recyclebinconfigs?$select=name,_extensionofrecordid_value'));
+    expect(rows).toHaveLength(3);
+    // "The RecycleBinConfig table doesn't contain the name of the table, but refers to a row in the Entity table".
+    const entities = values(await c.get('entities?$select=name,logicalname'));
+    const logicalNameOf = new Map(entities.map((row) => [row.entityid, row.logicalname]));
+    expect(rows.map((row) => logicalNameOf.get(row._extensionofrecordid_value)).sort()).toEqual(['appointment', 'contact', 'organization']);
+    expect(rows.map((row) => row.name).sort()).toEqual([null, null, 'organization']);
+
+    const contact = await byTable('contact');
+    expect(contact).toEqual([expect.objectContaining({ statecode: 0, statuscode: 1, isreadyforrecyclebin: true, cleanupintervalindays: -1 })]);
+    expect(entities.find((row) => row.entityid === contact[0]?._extensionofrecordid_value)).toEqual(expect.objectContaining({ name: 'Contact', logicalname: 'contact' }));
+    expect(await byTable('appointment')).toEqual([expect.objectContaining({ statecode: 1, statuscode: 2, isreadyforrecyclebin: false })]);
+    expect(await byTable('organization')).toEqual([expect.objectContaining({ name: 'organization', statecode: 0, cleanupintervalindays: 30 })]);
+    expect(await byTable('task')).toEqual([]);
+    // The query the connector used to send (the row's own `name`) finds nothing: the table is named only through the lookup.
+    const oldQuery = await c.get(`recyclebinconfigs?$select=name,statecode,isreadyforrecyclebin&$filter=${encodeURIComponent("name eq 'contact'")}`);
+    expect(oldQuery.status).toBe(200);
+    expect(values(oldQuery)).toEqual([]);
+    // A path through something that is not a lookup, or to a column the target lacks, is refused.
+    expect((await c.get(`recyclebinconfigs?$filter=${encodeURIComponent("statecode/name eq 'contact'")}`)).status).toBe(400);
+    expect((await c.get(`recyclebinconfigs?$filter=${encodeURIComponent("extensionofrecordid/nosuch eq 'contact'")}`)).status).toBe(400);
 
     c.sim.knobs.recycleBin = {};
     expect(values(await c.get('recyclebinconfigs'))).toEqual([]);
@@ -108,6 +126,9 @@ describe('Dataverse connector findDeleted on the simulator: the requests it make
         'GET contacts',
         'GET contacts',
       ]);
+      const configQuery = new URL(h.requests[0]?.url ?? '').searchParams;
+      expect(configQuery.get('$filter')).toBe("extensionofrecordid/name eq 'contact'");
+      expect(configQuery.get('$select')).toBe('statecode,isreadyforrecyclebin');
       const fetches = h.requests.slice(1).map((request) => new URL(request.url).searchParams.get('fetchXml') ?? '');
       expect(fetches.map((fetch) => (fetch.match(/<value>/g) ?? []).length)).toEqual([10, 10, 5]);
       for (const fetch of fetches) {
