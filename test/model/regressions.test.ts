@@ -585,3 +585,28 @@ describe('counterexamples that were mistakes of the model (kept fixed)', () => {
     expect(runner.model.items[0]).toMatchObject({ link: 'linked', o: 'live', c: 'live', tracked: true });
   });
 });
+
+describe('a round resumed from a mid-round cursor (a mistake of the model, found by the long profile on 2026-11-21)', () => {
+  // Cycle 3 died mid-collect after storing a contacts cursor in the middle of a round (a nextLink: the round's end is
+  // fixed, graph-behaviour.md §1). The user then tracked a contact; cycle 4 finished the old round, which does not hold
+  // that change, and the next round does. The model took the wait for a lost track; the harness now allows it a cycle.
+  it('a contact tracked after a crash mid-round is created in the CRM a round later', async () => {
+    const runner = await runSequence(
+      [
+        new CreateInOutlook('contact', true, [0, 0]),
+        new Reconcile(),
+        new CreateInCrm('contact', [0, 0]),
+        new CreateInOutlook('contact', false, [0, 0]),
+        new CreateInCrm('contact', [0, 0]),
+        new StoreWritesFail(1),
+        new Reconcile(),
+        new Cycle(2),
+        new Track(0),
+        new Cycle(),
+        new Cycle(),
+      ],
+      { avoid: AVOID_NOTHING },
+    );
+    expect(runner.model.items.find((item) => item.tag === 'l3@model.example')).toMatchObject({ c: 'live', link: 'linked' });
+  });
+});

@@ -67,6 +67,12 @@ export class Runner {
         if ((item.o === 'gone' || item.kind === 'task') && item.dirty && noCursor.has(item.kind)) item.silent = true;
       }
     }
+    // A crash mid-collect can leave a mid-round cursor (graph-behaviour.md §1: a nextLink): the cycle that resumes it
+    // finishes that round, whose snapshot predates the user's later changes; they come in the next round.
+    const resumed = new Set<string>();
+    for (const [kind, prefix] of [['contact', 'contacts'], ['task', 'todo:'], ['email', 'inbox']] as const) {
+      if ([...cursors].some(([stream, cursor]) => stream.startsWith(prefix) && isMidRoundCursor(cursor))) resumed.add(kind);
+    }
     const outcome = await this.world.cycle({ crashAfter, reconcileLimit });
     this.note(`  → cycle ${this.world.audit.cycle}: ${outcome.summary?.outcome ?? 'crashed'}${outcome.faulty ? ' (faulty)' : ''} writes=${JSON.stringify(outcome.serviceWrites)}`);
     await this.checkSafety(outcome, confirmedDeletes);
@@ -82,7 +88,7 @@ export class Runner {
       const pre = before.get(item.n);
       if (!pre) throw new Error('model: no pre-cycle observation');
       if (outcome.faulty) this.adoptAfterFault(item, observed);
-      else this.checkPrediction(item, observed, pre, cycleAt, noCursor.has(item.kind));
+      else this.checkPrediction(item, observed, pre, cycleAt, noCursor.has(item.kind), resumed.has(item.kind));
       if (item.o === 'gone') this.gone.outlook.add(item.n);
       if (item.c === 'gone') this.gone.crm.add(item.n);
     }
@@ -152,7 +158,7 @@ export class Runner {
   }
 
   /** A clean cycle: the outcome of every item is what the reference model predicts. */
-  private checkPrediction(item: ModelItem, observed: Observed, pre: Observed, cycleAt: number, initialRound: boolean): void {
+  private checkPrediction(item: ModelItem, observed: Observed, pre: Observed, cycleAt: number, initialRound: boolean, resumedRound: boolean): void {
     const expectation = expect1(item, { outlook: pre.outlookModified, crm: pre.crmModified });
     const after = withObserved(item, observed);
     const processed = shape(after) === shape(expectation.next) || (expectation.alternative !== undefined && shape(after) === shape(expectation.alternative));
@@ -171,7 +177,7 @@ export class Runner {
     // Detached rows (unlinked, deletedLocally) are neither swept nor reconciled: the deletion of either side is handled
     // when a delta or the feed reports it, or when the other side next changes. Waiting is fine, nothing is written.
     const detachedDeletion = item.link !== 'linked' && item.link !== 'pendingCreate' && item.link !== 'none' && (item.o === 'gone' || item.c === 'gone');
-    if ((item.silent || stampedAhead || unsweptDeletion || detachedDeletion) && untouched && changeExpected) {
+    if ((item.silent || stampedAhead || unsweptDeletion || detachedDeletion || resumedRound) && untouched && changeExpected) {
       Object.assign(item, after);
       return;
     }
@@ -305,4 +311,16 @@ function assertModelInStep(item: ModelItem, observed: Observed): void {
     if (item.c === 'live' && observed.cv[spec.field] !== item.cv[spec.field]) problems.push(`cv.${spec.field} ${item.cv[spec.field]}≠${observed.cv[spec.field]}`);
   }
   if (problems.length > 0) throw new Error(`model out of step for ${item.tag}: ${problems.join(', ')}`);
+}
+
+/** Whether a stored delta cursor of the in-memory mailbox is a mid-round one (it fixes the round's end: `t`). */
+function isMidRoundCursor(cursor: string): boolean {
+  const prefix = 'memory-delta:';
+  if (!cursor.startsWith(prefix)) return false;
+  try {
+    const state: unknown = JSON.parse(Buffer.from(cursor.slice(prefix.length), 'base64url').toString('utf8'));
+    return typeof state === 'object' && state !== null && 't' in state;
+  } catch {
+    return false;
+  }
 }
