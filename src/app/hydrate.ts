@@ -98,7 +98,9 @@ async function settleByDeletedRecords(ctx: RunContext, slots: readonly Slot[]): 
   const byKind = new Map<ItemKind, Slot[]>();
   for (const slot of slots) {
     if (!slot.mapping?.crmId || slot.failure) continue;
-    byKind.set(slot.row.kind, [...(byKind.get(slot.row.kind) ?? []), slot]);
+    const ofKind = byKind.get(slot.row.kind);
+    if (ofKind) ofKind.push(slot);
+    else byKind.set(slot.row.kind, [slot]);
   }
   for (const [kind, ofKind] of byKind) {
     let deleted: Set<string> | null = null;
@@ -484,7 +486,9 @@ async function readCrmSides(ctx: RunContext, slots: Slot[]): Promise<void> {
   const byKind = new Map<ItemKind, Slot[]>();
   for (const slot of live(slots)) {
     if (slot.crmId === null || slot.crmRecord !== undefined) continue;
-    byKind.set(slot.row.kind, [...(byKind.get(slot.row.kind) ?? []), slot]);
+    const ofKind = byKind.get(slot.row.kind);
+    if (ofKind) ofKind.push(slot);
+    else byKind.set(slot.row.kind, [slot]);
   }
   for (const [kind, wanted] of byKind) {
     let read: IsolatedCrmRead;

@@ -104,28 +104,36 @@ function createdForRecord(item: OutlookItem, record: CrmRecord): boolean {
 }
 
 /**
+ * The linked row an unmapped pair would have, had its link commit not been lost: the deletion table judges such a pair
+ * by it (stampedCrmDeleted, halfLinkedUntracked). Never stored as it is.
+ */
+function unstoredLinkedRow(p: Prepared, item: OutlookItem, crmId: string, trackedVia: TrackedVia, baseline: FieldValues): MappingRow {
+  return {
+    mapId: '',
+    kind: p.context.kind,
+    outlookId: item.id,
+    outlookContainer: item.container,
+    crmId,
+    state: 'linked',
+    trackedVia,
+    baseline,
+    baselineHash: '',
+    outlookVersion: item.changeKey,
+    crmVersion: null,
+    visitedEpoch: 0,
+    verifiedAt: null,
+  };
+}
+
+/**
  * An item the worker created for this record (createdForRecord), still with the marker and no longer with the
  * category, and no mapping: a crash lost the link commit after the create, and the user then removed the category.
  * That is an untrack of the pair, as for a linked one (isStillTracked): without this, the marker read as tracked and
  * the category came back. The rules run on the row the rerun's link would have stored.
  */
 function halfLinkedUntracked(p: Prepared, item: OutlookItem, record: CrmRecord): Plan {
-  const row: MappingRow = {
-    mapId: '',
-    kind: p.context.kind,
-    outlookId: item.id,
-    outlookContainer: item.container,
-    crmId: record.id,
-    state: 'linked',
-    // What the link commit after createInOutlook stores: the pair came from the CRM.
-    trackedVia: 'crm',
-    baseline: { ...fieldsOfOutlookIn(p, item), [CRM_OWNER_KEY]: record.ownerId },
-    baselineHash: '',
-    outlookVersion: item.changeKey,
-    crmVersion: record.version,
-    visitedEpoch: 0,
-    verifiedAt: null,
-  };
+  // What the link commit after createInOutlook stores: the pair came from the CRM.
+  const row = unstoredLinkedRow(p, item, record.id, 'crm', { ...fieldsOfOutlookIn(p, item), [CRM_OWNER_KEY]: record.ownerId });
   const planned = outlookUntracked(p, row, item);
   // No row is stored to remove: with the record the rules delete, the pair is forgotten.
   return planned.mapping.type === 'remove' ? { ...planned, mapping: KEEP } : planned;
@@ -318,21 +326,7 @@ function rowAtItemsPlace(row: MappingRow, item: OutlookItem): boolean {
 function stampedCrmDeleted(p: Prepared, item: OutlookItem, crmId: string): Plan {
   if (p.context.kind === 'contact') return plain('crm-deleted-stamped-contact-unlink', clearTracking(item, true));
   const outlookFields = fieldsOfOutlookIn(p, item);
-  const row: MappingRow = {
-    mapId: '',
-    kind: p.context.kind,
-    outlookId: item.id,
-    outlookContainer: item.container,
-    crmId,
-    state: 'linked',
-    trackedVia: 'both',
-    baseline: outlookFields,
-    baselineHash: '',
-    outlookVersion: item.changeKey,
-    crmVersion: null,
-    visitedEpoch: 0,
-    verifiedAt: null,
-  };
+  const row = unstoredLinkedRow(p, item, crmId, 'both', outlookFields);
   const decision = deletion(p, 'crm-deleted', row, null, outlookFields);
   if (decision.effect === 'delete-other') return plain(decision.reason, { type: 'delete' });
   return plain(decision.reason, clearTracking(item, true));
@@ -382,7 +376,6 @@ function relinkLanded(item: OutlookItem, row: MappingRow): boolean {
   const linkId = item.linkId;
   return supportsMarkerProperty(item.kind) && linkId !== null && linkId === row.mapId;
 }
-
 
 /** A re-link's tracking upkeep, when it writes one, also writes LinkId = the row's mapId (see relinkLanded). */
 function withLinkId(planned: PlanWithNotes, item: OutlookItem, mapId: string): PlanWithNotes {

@@ -601,6 +601,11 @@ function encodeCursor(state: CursorState): string {
   return CURSOR_PREFIX + Buffer.from(JSON.stringify(state)).toString('base64url');
 }
 
+/** Whether a cursor this source gave is a mid-round one (a nextLink: the round's end is fixed, graph-behaviour.md §1). */
+export function isMidRoundCursor(cursor: string): boolean {
+  return decodeCursor(cursor)?.t !== undefined;
+}
+
 function decodeCursor(cursor: string): CursorState | null {
   if (!cursor.startsWith(CURSOR_PREFIX)) return null;
   try {
